@@ -1,0 +1,7 @@
+"""`python -m treadle.cli`."""
+
+from __future__ import annotations
+
+from .app import main
+
+main()

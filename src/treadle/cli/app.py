@@ -1,0 +1,248 @@
+"""`treadle worker | submit | status | ls | cancel | retry | demo`.
+
+Every command takes `--url` (alias `--db`); the default is `$TREADLE_URL`, else
+`sqlite:///treadle.db`. A mistake (bad JSON, unknown id, unreachable database) prints one
+line on stderr and exits with status 1 or 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+
+from ..client import Client
+from ..core.records import DEFAULT_NAMESPACE
+from ..core.retry import RetryPolicy
+from ..core.states import TaskStatus
+from ..engine.worker import Worker
+from ..errors import ConfigurationError, TreadleError, WaitTimeoutError
+from ..settings import WorkerSettings
+from ..storage import DEFAULT_URL
+from . import output
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, help="treadle: tasks, workers and durable workflows on SQLite.")
+
+UrlOption = Annotated[str | None, typer.Option(
+    "--url", "--db", help="Storage URL (default: $TREADLE_URL, else sqlite:///treadle.db).", show_default=False)]
+NamespaceOption = Annotated[str, typer.Option("--namespace", envvar="TREADLE_NAMESPACE", help="Namespace.")]
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL to use: the option, else `$TREADLE_URL`, else the embedded default."""
+    return url or os.environ.get("TREADLE_URL") or DEFAULT_URL
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one line to stderr and exit."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(fn: F) -> F:
+    """Turn treadle's errors into one line on stderr instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except WaitTimeoutError as exc:
+            fail(str(exc), 3)
+        except TreadleError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{type(exc).__name__}: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_json(text: str | None, option: str) -> Any:
+    """Decode a JSON option value with an error that names the option."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"{option} is not valid JSON ({exc}): {text!r}") from None
+
+
+def configure_logging(level: str) -> None:
+    """Log lines on stderr, for the long-running commands."""
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """`--tasks a,b --tasks c` -> [a, b, c]."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@app.command()
+@friendly
+def worker(
+    url: UrlOption = None,
+    tasks: Annotated[list[str] | None, typer.Option(
+        "--tasks", "-t", help="Module whose top-level tasks to run (repeat, or separate with commas).")] = None,
+    queues: Annotated[list[str] | None, typer.Option(
+        "--queues", "-q", help="Only claim names matching these patterns (glob math.* or LIKE billing.%).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Attempts run at once.")] = 8,
+    mode: Annotated[str, typer.Option("--mode", help="thread (sync tasks in threads) or process (one per task).")
+                    ] = "thread",
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    worker_id: Annotated[str | None, typer.Option("--worker-id", envvar="TREADLE_WORKER_ID")] = None,
+    lease_seconds: Annotated[float | None, typer.Option("--lease-seconds")] = None,
+    heartbeat_seconds: Annotated[float | None, typer.Option("--heartbeat-seconds")] = None,
+    shutdown_grace_seconds: Annotated[float | None, typer.Option("--shutdown-grace-seconds")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+) -> None:
+    """Run a worker until SIGTERM/SIGINT (a second signal stops at once)."""
+    configure_logging(log_level)
+    modules = split_values(tasks)
+    if not modules:
+        raise ConfigurationError("name at least one task module with --tasks my_app.tasks")
+    if mode not in ("thread", "process"):
+        raise ConfigurationError(f"--mode must be thread or process, got {mode!r}")
+    sys.path.insert(0, os.getcwd())
+    settings = WorkerSettings.from_env().with_changes(
+        lease_seconds=lease_seconds, heartbeat_seconds=heartbeat_seconds,
+        shutdown_grace_seconds=shutdown_grace_seconds)
+    w = Worker(resolve_url(url), patterns=split_values(queues), concurrency=concurrency,
+               mode=mode,  # type: ignore[arg-type]
+               namespace=namespace, worker_id=worker_id, settings=settings)
+    for module in modules:
+        if w.registry.add_module(module) == 0:
+            raise ConfigurationError(f"module {module} defines no tasks")
+    w.run_sync()
+
+
+@app.command()
+@friendly
+def submit(
+    name: Annotated[str, typer.Argument(help="Task name, e.g. notify.email.v1.")],
+    args: Annotated[str | None, typer.Option("--args", help="JSON: an object (keyword arguments) or a list.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="With --wait: give up after this long.")] = None,
+    priority: Annotated[int, typer.Option("--priority")] = 0,
+    delay: Annotated[float, typer.Option("--delay", help="Seconds before it may start.")] = 0.0,
+    key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1)] = None,
+    metadata: Annotated[str | None, typer.Option("--metadata", help="JSON object.")] = None,
+    url: UrlOption = None,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+) -> None:
+    """Submit a task by name and print its id (with --wait: its result)."""
+    payload = parse_json(args, "--args")
+    meta = parse_json(metadata, "--metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise ConfigurationError("--metadata must be a JSON object")
+    with Client(resolve_url(url), namespace=namespace) as client:
+        builder = client.submit_task(name, payload).priority(priority).delay(delay).metadata(meta)
+        if key:
+            builder.idempotency_key(key)
+        if max_attempts:
+            builder.retry_policy(RetryPolicy(max_attempts=max_attempts))
+        handle = builder.submit()
+        if not wait:
+            typer.echo(handle.id)
+            return
+        result = handle.wait(timeout)
+        if result.success:
+            typer.echo(orjson.dumps(result.value).decode())
+            return
+        fail(f"task {handle.id} {result.status.value}: {result.error}")
+
+
+@app.command()
+@friendly
+def status(
+    task_id: Annotated[str, typer.Argument(help="Task id.")],
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    url: UrlOption = None,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+) -> None:
+    """Show one task: state, attempts, progress, result or errors."""
+    with Client(resolve_url(url), namespace=namespace) as client:
+        info = client.get(task_id)
+    if json:
+        typer.echo(output.to_json(info))
+    else:
+        output.console().print(output.task_detail(info))
+
+
+@app.command("ls")
+@friendly
+def list_tasks(
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name pattern, e.g. billing.*")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    url: UrlOption = None,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+) -> None:
+    """List tasks, newest first."""
+    statuses = split_values(status)
+    bad = [s for s in statuses if s not in {x.value for x in TaskStatus}]
+    if bad:
+        raise ConfigurationError(f"unknown status {bad[0]!r}; use {', '.join(s.value for s in TaskStatus)}")
+    with Client(resolve_url(url), namespace=namespace) as client:
+        tasks = client.list(status=statuses or None, name=name, limit=limit)
+    if json:
+        for info in tasks:
+            typer.echo(output.to_json(info))
+    else:
+        output.console().print(output.task_table(tasks))
+
+
+@app.command()
+@friendly
+def cancel(
+    task_id: Annotated[str, typer.Argument(help="Task id.")],
+    url: UrlOption = None,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+) -> None:
+    """Cancel a pending task, or ask a running one to stop."""
+    with Client(resolve_url(url), namespace=namespace) as client:
+        info = client.cancel(task_id)
+    if info.status is TaskStatus.RUNNING:
+        typer.echo(f"{task_id} running: cancellation requested")
+    else:
+        typer.echo(f"{task_id} {info.status.value}")
+
+
+@app.command()
+@friendly
+def retry(
+    task_id: Annotated[str, typer.Argument(help="Task id.")],
+    url: UrlOption = None,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+) -> None:
+    """Re-drive a failed or cancelled task."""
+    with Client(resolve_url(url), namespace=namespace) as client:
+        info = client.retry(task_id)
+    typer.echo(f"{task_id} {info.status.value}")
+
+
+@app.command()
+@friendly
+def demo(
+    db: Annotated[str, typer.Option("--db", "--url", help="Storage URL or SQLite file for the demo.")] = "treadle.db",
+    workers: Annotated[int, typer.Option("--workers", min=1, max=16)] = 2,
+) -> None:
+    """Start workers, submit a mixed batch, watch it live, and print how each task ended."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(db, workers))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,233 @@
+"""The values that cross the storage contract: submissions, task snapshots, leases, outcomes.
+
+They are plain frozen dataclasses with JSON-ready fields, so every backend (SQLite, PostgreSQL,
+the remote server) can store and return them without knowing anything about Python tasks.
+"""
+
+from __future__ import annotations
+
+import traceback as tb
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import TaskError
+from .states import TaskStatus
+
+LEASE_EXPIRED = "LeaseExpired"
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorInfo:
+    """One failed attempt, as stored: enough to decide a retry and to show the user what went wrong."""
+
+    message: str
+    error_type: str
+    error_code: str | None = None
+    retryable: bool = True
+    details: dict[str, Any] = field(default_factory=dict)
+    traceback: str | None = None
+    exception_types: tuple[str, ...] = ()
+    attempt: int | None = None
+    at: float | None = None
+
+    def __str__(self) -> str:
+        code = f" [{self.error_code}]" if self.error_code else ""
+        return f"{self.error_type}{code}: {self.message}"
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, *, attempt: int | None = None,
+                       at: float | None = None) -> ErrorInfo:
+        """Capture an exception raised by task code: a `TaskError` keeps its fields, others are wrapped."""
+        names = tuple(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__
+                      if issubclass(c, BaseException) and c not in (BaseException, Exception, object))
+        trace = "".join(tb.format_exception(exc))
+        if isinstance(exc, TaskError):
+            return cls(message=exc.message, error_type=exc.error_type, error_code=exc.error_code,
+                       retryable=exc.retryable, details=dict(exc.details), traceback=trace,
+                       exception_types=names, attempt=attempt, at=at)
+        return cls(message=str(exc) or type(exc).__name__, error_type=type(exc).__name__, retryable=True,
+                   traceback=trace, exception_types=names, attempt=attempt, at=at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"message": self.message, "error_type": self.error_type, "error_code": self.error_code,
+                "retryable": self.retryable, "details": self.details, "traceback": self.traceback,
+                "exception_types": list(self.exception_types), "attempt": self.attempt, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErrorInfo:
+        """Rebuild from `to_dict` output (unknown keys are ignored, so old rows stay readable)."""
+        return cls(message=str(data.get("message", "")), error_type=str(data.get("error_type", "Error")),
+                   error_code=data.get("error_code"), retryable=bool(data.get("retryable", True)),
+                   details=dict(data.get("details") or {}), traceback=data.get("traceback"),
+                   exception_types=tuple(data.get("exception_types") or ()),
+                   attempt=data.get("attempt"), at=data.get("at"))
+
+    def to_exception(self) -> TaskError:
+        """A `TaskError` carrying these fields, for callers who want to raise it."""
+        return TaskError(self.message, error_code=self.error_code, error_type=self.error_type,
+                         retryable=self.retryable, **self.details)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress:
+    """The latest progress a running task reported."""
+
+    percent: float | None = None
+    message: str | None = None
+    data: Any = None
+    at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"percent": self.percent, "message": self.message, "data": self.data, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Progress:
+        """Rebuild from `to_dict` output."""
+        return cls(percent=data.get("percent"), message=data.get("message"), data=data.get("data"),
+                   at=data.get("at"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTask:
+    """A submission, already validated and encoded; `delay_seconds` is added to the store's clock."""
+
+    id: str
+    name: str
+    namespace: str = DEFAULT_NAMESPACE
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    delay_seconds: float = 0.0
+    run_at: float | None = None
+    timeout_seconds: float | None = None
+    retry_policy: dict[str, Any] = field(default_factory=dict)
+    max_attempts: int = 1
+    idempotency_key: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRef:
+    """What proves a worker holds a task: the id, the attempt and the random lease token."""
+
+    task_id: str
+    token: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedTask:
+    """A task handed to one worker under a lease."""
+
+    lease: LeaseRef
+    namespace: str
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    max_attempts: int
+    retry_policy: dict[str, Any]
+    timeout_seconds: float | None
+    metadata: dict[str, Any]
+    priority: int
+    lease_expires: float
+
+    @property
+    def id(self) -> str:
+        """The task id."""
+        return self.lease.task_id
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number, starting at 1."""
+        return self.lease.attempt
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimBatch:
+    """The result of a claim: the tasks, and when the next delayed task becomes due."""
+
+    tasks: list[ClaimedTask]
+    next_due: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseState:
+    """What a heartbeat learned about one lease."""
+
+    alive: bool
+    cancel_requested: bool = False
+    lease_expires: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Succeeded:
+    """A successful attempt and its JSON-encoded result."""
+
+    lease: LeaseRef
+    result_json: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """A failed attempt; `retry_delay` is None when the task fails for good."""
+
+    lease: LeaseRef
+    error: ErrorInfo
+    retry_delay: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancelled:
+    """An attempt that stopped because cancellation was requested."""
+
+    lease: LeaseRef
+    error: ErrorInfo | None = None
+
+
+Outcome = Succeeded | Failed | Cancelled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskInfo:
+    """A snapshot of one task as stored."""
+
+    id: str
+    namespace: str
+    name: str
+    status: TaskStatus
+    args: list[Any]
+    kwargs: dict[str, Any]
+    priority: int
+    attempts: int
+    max_attempts: int
+    retry_policy: dict[str, Any]
+    timeout_seconds: float | None
+    run_after: float
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    finished_at: float | None
+    result: Any
+    error: ErrorInfo | None
+    errors: list[ErrorInfo]
+    progress: Progress | None
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+    cancel_requested: bool
+    worker_id: str | None
+    lease_expires: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskQuery:
+    """Filters for listing tasks; every field is optional."""
+
+    statuses: tuple[TaskStatus, ...] = ()
+    name_pattern: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    limit: int = 100
+    offset: int = 0

@@ -1,0 +1,281 @@
+"""Task definitions: the `@task` decorator, the `Task` base class and handler definitions.
+
+A definition knows how to validate arguments and how to call the user's code; it knows
+nothing about storage or workers. The same definition validates at submit time (when the
+client knows the task) and again in the worker before every attempt.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, overload
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ConfigurationError, TaskValidationError
+from .retry import DEFAULT_POLICY, RetryPolicy
+from .routing import Pattern, validate_name
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Validator = Callable[[list[Any], dict[str, Any]], tuple[list[Any], dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskDefinition:
+    """Everything treadle needs to submit and run one named task."""
+
+    name: str
+    call: Callable[..., Any]
+    validate: Validator
+    is_async: bool
+    retry: RetryPolicy = DEFAULT_POLICY
+    timeout_seconds: float | None = None
+    priority: int = 0
+    module: str | None = None
+    qualname: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandlerDefinition:
+    """A handler for every task whose name matches `pattern`; it receives the task context."""
+
+    pattern: Pattern
+    fn: Callable[[Any], Any]
+    is_async: bool
+
+
+def _check_options(timeout: float | None, priority: int) -> None:
+    if timeout is not None and not timeout > 0:
+        raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+    if not isinstance(priority, int):
+        raise ConfigurationError(f"priority must be an integer, got {priority!r}")
+
+
+def _policy(retry: RetryPolicy | None, retries: int | None, retry_sleep_time: float | None) -> RetryPolicy:
+    if retry is not None and (retries is not None or retry_sleep_time is not None):
+        raise ConfigurationError("give either retry= or retries=/retry_sleep_time=, not both")
+    if retry is not None:
+        return retry
+    if retries is not None or retry_sleep_time is not None:
+        return RetryPolicy.simple(retries or 0, retry_sleep_time or 0.0)
+    return DEFAULT_POLICY
+
+
+def _validation_error(name: str, exc: pydantic.ValidationError) -> TaskValidationError:
+    problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'args'}: {e['msg']}" for e in exc.errors())
+    return TaskValidationError(f"invalid arguments for task {name}: {problems}", error_code="INVALID_ARGUMENTS")
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # unresolvable forward references: validate those parameters as Any
+        return {}
+
+
+def _signature_model(fn: Callable[..., Any], sig: inspect.Signature, name: str) -> type[BaseModel]:
+    hints = _hints(fn)
+    fields: dict[str, Any] = {}
+    for i, (pname, param) in enumerate(sig.parameters.items()):
+        ann = hints.get(pname, Any)
+        default = ... if param.default is param.empty else param.default
+        if param.kind is param.VAR_POSITIONAL:
+            ann, default = tuple[ann, ...], ...  # type: ignore[valid-type]
+        elif param.kind is param.VAR_KEYWORD:
+            ann, default = dict[str, ann], ...  # type: ignore[valid-type]
+        fields[f"p{i}"] = (ann, pydantic.Field(default, alias=pname))
+    model: type[BaseModel] = pydantic.create_model(
+        f"{name}.args", __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
+    return model
+
+
+def _rebuild(sig: inspect.Signature, bound: inspect.BoundArguments,
+             values: BaseModel) -> tuple[list[Any], dict[str, Any]]:
+    out_args: list[Any] = []
+    out_kwargs: dict[str, Any] = {}
+    for i, (pname, param) in enumerate(sig.parameters.items()):
+        if pname not in bound.arguments:
+            continue
+        value = getattr(values, f"p{i}")
+        if param.kind is param.VAR_POSITIONAL:
+            out_args.extend(value)
+        elif param.kind is param.VAR_KEYWORD:
+            out_kwargs.update(value)
+        elif param.kind is param.POSITIONAL_ONLY:
+            out_args.append(value)
+        else:
+            out_kwargs[pname] = value
+    return out_args, out_kwargs
+
+
+def signature_validator(fn: Callable[..., Any], name: str) -> Validator:
+    """Build a validator that binds arguments to `fn`'s signature and checks them with Pydantic."""
+    sig = inspect.signature(fn)
+    model = _signature_model(fn, sig, name)
+
+    def validate(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TaskValidationError(f"invalid arguments for task {name}: {exc}",
+                                      error_code="INVALID_ARGUMENTS") from None
+        try:
+            values = model.model_validate(bound.arguments)
+        except pydantic.ValidationError as exc:
+            raise _validation_error(name, exc) from None
+        return _rebuild(sig, bound, values)
+
+    return validate
+
+
+class FunctionTask(Generic[P, R]):
+    """A function decorated with `@task`: still callable as the plain function, and submittable by treadle."""
+
+    def __init__(self, fn: Callable[P, R], definition: TaskDefinition) -> None:
+        self.fn = fn
+        self.definition = definition
+        self.__name__ = getattr(fn, "__name__", definition.name)
+        self.__qualname__ = getattr(fn, "__qualname__", definition.name)
+        self.__module__ = getattr(fn, "__module__", __name__)
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    @property
+    def name(self) -> str:
+        """The task name used for routing."""
+        return self.definition.name
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<task {self.definition.name}>"
+
+
+def function_definition(fn: Callable[..., Any], *, name: str | None = None, retry: RetryPolicy | None = None,
+                        retries: int | None = None, retry_sleep_time: float | None = None,
+                        timeout: float | None = None, priority: int = 0) -> TaskDefinition:
+    """The definition of a plain function as a task."""
+    if not callable(fn):
+        raise ConfigurationError(f"a task must be callable, got {fn!r}")
+    task_name = validate_name(name or str(getattr(fn, "__name__", "")))
+    _check_options(timeout, priority)
+    return TaskDefinition(name=task_name, call=fn, validate=signature_validator(fn, task_name),
+                          is_async=inspect.iscoroutinefunction(fn),
+                          retry=_policy(retry, retries, retry_sleep_time), timeout_seconds=timeout,
+                          priority=priority, module=getattr(fn, "__module__", None),
+                          qualname=getattr(fn, "__qualname__", None))
+
+
+@overload
+def task(fn: Callable[P, R], /) -> FunctionTask[P, R]: ...
+
+
+@overload
+def task(*, name: str | None = None, retry: RetryPolicy | None = None, retries: int | None = None,
+         retry_sleep_time: float | None = None, timeout: float | None = None,
+         priority: int = 0) -> Callable[[Callable[P, R]], FunctionTask[P, R]]: ...
+
+
+def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None, retry: RetryPolicy | None = None,
+         retries: int | None = None, retry_sleep_time: float | None = None, timeout: float | None = None,
+         priority: int = 0) -> FunctionTask[P, R] | Callable[[Callable[P, R]], FunctionTask[P, R]]:
+    """Turn a sync or async function into a task; use bare (`@task`) or with options.
+
+    `name` is the dotted routing name (default: the function's name); `retry` a `RetryPolicy`,
+    or the shortcut `retries=` (extra attempts) with `retry_sleep_time=` (seconds between them);
+    `timeout` bounds each attempt in seconds; `priority` orders pending work (higher first).
+    """
+
+    def wrap(f: Callable[P, R]) -> FunctionTask[P, R]:
+        definition = function_definition(f, name=name, retry=retry, retries=retries,
+                                         retry_sleep_time=retry_sleep_time, timeout=timeout, priority=priority)
+        return FunctionTask(f, definition)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+class Task:
+    """Base class for tasks with a Pydantic `Args` model: subclass it and implement `execute(self, args)`.
+
+    Class attributes set the options: `name` (default: the class name), `retry`, `timeout`,
+    `priority`. `execute` may be sync or async. Arguments are validated against `Args`.
+    """
+
+    name: ClassVar[str | None] = None
+    retry: ClassVar[RetryPolicy | None] = None
+    timeout: ClassVar[float | None] = None
+    priority: ClassVar[int] = 0
+
+    class Args(BaseModel):
+        """No arguments."""
+
+    def execute(self, args: Any) -> Any:
+        """Run one attempt with validated `args` (an instance of `Args`)."""
+        raise TaskValidationError(f"{type(self).__name__} does not implement execute()")
+
+    @classmethod
+    def task_name(cls) -> str:
+        """The routing name of this task class."""
+        return cls.name or cls.__name__
+
+    @classmethod
+    def definition(cls) -> TaskDefinition:
+        """The definition treadle submits and runs."""
+        return class_definition(cls())
+
+
+def class_definition(instance: Task) -> TaskDefinition:
+    """The definition of a `Task` instance."""
+    cls = type(instance)
+    task_name = validate_name(cls.task_name())
+    _check_options(cls.timeout, cls.priority)
+    args_model: type[BaseModel] = cls.Args
+    field_names = list(args_model.model_fields)
+
+    def validate(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        if len(args) > len(field_names):
+            raise TaskValidationError(f"invalid arguments for task {task_name}: {len(args)} positional "
+                                      f"arguments given, Args has {len(field_names)} fields",
+                                      error_code="INVALID_ARGUMENTS")
+        data = dict(zip(field_names, args, strict=False)) | kwargs
+        try:
+            return [args_model.model_validate(data)], {}
+        except pydantic.ValidationError as exc:
+            raise _validation_error(task_name, exc) from None
+
+    return TaskDefinition(name=task_name, call=instance.execute, validate=validate,
+                          is_async=inspect.iscoroutinefunction(instance.execute), retry=cls.retry or DEFAULT_POLICY,
+                          timeout_seconds=cls.timeout, priority=cls.priority, module=cls.__module__,
+                          qualname=cls.__qualname__)
+
+
+TaskLike = FunctionTask[Any, Any] | Task | type[Task] | TaskDefinition | Callable[..., Any]
+
+
+def definition_of(obj: TaskLike) -> TaskDefinition:
+    """The definition behind anything that can be registered or submitted as a task."""
+    if isinstance(obj, TaskDefinition):
+        return obj
+    if isinstance(obj, FunctionTask):
+        return obj.definition
+    if isinstance(obj, Task):
+        return class_definition(obj)
+    if isinstance(obj, type) and issubclass(obj, Task):
+        return class_definition(obj())
+    if callable(obj):
+        return function_definition(obj)
+    raise ConfigurationError(f"not a task: {obj!r}")
+
+
+def handler_definition(pattern: str, fn: Callable[[Any], Any] | Callable[[Any], Awaitable[Any]]) -> HandlerDefinition:
+    """The definition of a context-receiving handler for a name pattern."""
+    if not callable(fn):
+        raise ConfigurationError(f"a handler must be callable, got {fn!r}")
+    return HandlerDefinition(pattern=Pattern(pattern), fn=fn, is_async=inspect.iscoroutinefunction(fn))

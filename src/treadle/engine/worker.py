@@ -1,0 +1,375 @@
+"""The worker: claims tasks under leases, runs them, heartbeats, records outcomes, recovers expired leases.
+
+`tick()` is one step (flush outcomes and progress, sweep expired leases, heartbeat, claim);
+`run()` repeats it and sleeps until a change hint, a finished task or a timer wakes it.
+Completions, progress and the next claim go to storage together, so on SQLite they share
+one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.attempt import AttemptFailed, AttemptResult, outcome_of
+from ..core.clock import Clock, SystemClock
+from ..core.ids import new_token
+from ..core.records import DEFAULT_NAMESPACE, ClaimedTask, ErrorInfo, Outcome, Progress
+from ..core.registry import Registry
+from ..core.routing import Pattern, matches_any, parse_patterns
+from ..core.task import TaskLike
+from ..errors import ConfigurationError, StorageError
+from ..settings import WorkerSettings
+from ..storage import DEFAULT_URL, Storage, open_storage
+from .context import Reporter, TaskContext
+from .executor import Execution, Executor, Mode
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What one step did: tasks claimed, outcomes recorded, and when delayed work is next due."""
+
+    claimed: int
+    finished: int
+    next_due: float | None
+    asked: int = 0
+
+
+@dataclass(slots=True)
+class _Running:
+    claimed: ClaimedTask
+    execution: Execution
+    task: asyncio.Task[None]
+    cancel_requested: bool = False
+
+
+def default_worker_id() -> str:
+    """host-pid-random: unique per process, so liveness is never keyed on a reused name."""
+    return f"{socket.gethostname()}-{os.getpid()}-{new_token()[:6]}"
+
+
+class Worker:
+    """Claims and runs tasks from one storage URL.
+
+    `tasks` are registered task objects; `patterns` (glob `math.*` or LIKE `billing.%`)
+    restrict which of them this worker claims; handlers registered with `register_handler`
+    are always claimed for their pattern. `concurrency` is the number of attempts run at once
+    (threads for sync tasks). `mode="process"` runs each attempt in its own process.
+    """
+
+    def __init__(self, url: str | Storage = DEFAULT_URL, *, tasks: Iterable[TaskLike] = (),
+                 patterns: Iterable[str] = (), concurrency: int = 8, mode: Mode = "thread",
+                 namespace: str = DEFAULT_NAMESPACE, worker_id: str | None = None,
+                 settings: WorkerSettings | None = None, start_method: str | None = None,
+                 clock: Clock | None = None) -> None:
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        self._owns_storage = isinstance(url, str)
+        self.storage: Storage = open_storage(url) if isinstance(url, str) else url
+        self.registry = Registry(tasks)
+        self.patterns = parse_patterns(tuple(patterns))
+        self.concurrency = concurrency
+        self.namespace = namespace
+        self.worker_id = worker_id or default_worker_id()
+        self.settings = settings or WorkerSettings()
+        self.clock = clock or SystemClock()
+        self._executor = Executor(mode=mode, threads=concurrency, start_method=start_method)
+        self._running: dict[str, _Running] = {}
+        self._outbox: list[Outcome] = []
+        self._progress: dict[str, Progress] = {}
+        self._extend: dict[str, float | None] = {}
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._hurry = False
+        self._timers = {"sweep": 0.0, "heartbeat": 0.0, "leases": 0.0}
+        self._reporter = Reporter(heartbeat=self._report_heartbeat, progress=self._report_progress)
+
+    # ---------------------------------------------------------------- registration
+
+    def register_task(self, task: TaskLike) -> Worker:
+        """Register a task (decorated function, `Task` class or instance); returns the worker."""
+        self.registry.add(task)
+        return self
+
+    def register_handler(self, pattern: str, handler: Callable[[TaskContext], Any]) -> Worker:
+        """Run `handler(ctx)` for every task whose name matches `pattern`; returns the worker."""
+        self.registry.add_handler(pattern, handler)
+        return self
+
+    @property
+    def claim_patterns(self) -> tuple[Pattern, ...]:
+        """The names and patterns this worker claims: only work it knows how to run."""
+        names = [Pattern(n) for n in self.registry.names if not self.patterns or matches_any(self.patterns, n)]
+        return tuple(names) + self.registry.handler_patterns
+
+    @property
+    def running(self) -> int:
+        """How many attempts are running now."""
+        return len(self._running)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def stop(self, *, hurry: bool = False) -> None:
+        """Stop claiming and shut down gracefully (thread-safe); `hurry` skips the grace period."""
+        self._hurry = self._hurry or hurry
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._request_stop)
+        else:
+            self._stopping = True
+
+    def _request_stop(self) -> None:
+        if self._stopping:
+            self._hurry = True
+        self._stopping = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def run(self) -> None:
+        """Run until `stop()`; then let running tasks finish (within the grace period) and release the rest."""
+        if not self.claim_patterns:
+            raise ConfigurationError("this worker has no tasks or handlers to run (or none match its patterns)")
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        if self._owns_storage:
+            await self.storage.open()
+        logger.info("worker %s started", self.worker_id,
+                    extra={"event": "worker_started", "worker_id": self.worker_id,
+                           "patterns": [p.text for p in self.claim_patterns]})
+        try:
+            await self._loop_until_stopped()
+            await self._drain()
+        finally:
+            self._executor.close()
+            if self._owns_storage:
+                await self.storage.close()
+            logger.info("worker %s stopped", self.worker_id,
+                        extra={"event": "worker_stopped", "worker_id": self.worker_id})
+
+    def run_sync(self, *, handle_signals: bool = True) -> None:
+        """Run in this thread until stopped; SIGTERM/SIGINT stop gracefully, a second one hurries."""
+
+        async def main() -> None:
+            if handle_signals:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, self.stop)
+            await self.run()
+
+        asyncio.run(main())
+
+    async def _loop_until_stopped(self) -> None:
+        failures = 0
+        while not self._stopping:
+            token = self.storage.change_token()
+            try:
+                result = await self.tick()
+                failures = 0
+            except StorageError as exc:
+                failures += 1
+                delay = min(5.0, 0.1 * 2 ** failures)
+                logger.error("storage error, retrying in %.1fs: %s", delay, exc,
+                             extra={"event": "worker_storage_error", "worker_id": self.worker_id})
+                await self._sleep(delay)
+                continue
+            if result.claimed and result.claimed == result.asked:
+                continue   # the batch was full: more work is probably waiting
+            await self._idle(token, result.next_due)
+
+    # ---------------------------------------------------------------- one step
+
+    async def tick(self, now: float | None = None) -> TickResult:
+        """One step: record outcomes and progress, sweep, heartbeat, then claim into free slots."""
+        now = time.monotonic() if now is None else now
+        await self._maintain(now)
+        free = 0 if self._stopping else self.concurrency - len(self._running)
+        flushed, batch = await asyncio.gather(self._flush(), self._claim(free))
+        for claimed in batch.tasks if batch else ():
+            self._start(claimed)
+        return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed,
+                          next_due=batch.next_due if batch else None, asked=free)
+
+    async def _maintain(self, now: float) -> None:
+        s = self.settings
+        if now >= self._timers["sweep"]:
+            self._timers["sweep"] = now + s.sweep_seconds
+            reaped = await self.storage.reap_expired(self.namespace, 100)
+            if reaped:
+                logger.warning("recovered %d task(s) whose lease expired", reaped,
+                               extra={"event": "leases_expired", "count": reaped, "worker_id": self.worker_id})
+        if self._running and now >= self._timers["heartbeat"]:
+            self._timers["heartbeat"] = now + s.heartbeat_seconds
+            self._timers["leases"] = now + s.cancel_check_seconds
+            await self._check_leases(extend=True)
+        elif self._running and now >= self._timers["leases"]:
+            self._timers["leases"] = now + s.cancel_check_seconds
+            await self._check_leases(extend=False)
+
+    async def _claim(self, free: int) -> Any:
+        if free <= 0:
+            return None
+        return await self.storage.claim(namespace=self.namespace, worker_id=self.worker_id,
+                                        patterns=self.claim_patterns, limit=free,
+                                        lease_seconds=self.settings.lease_seconds)
+
+    def _start(self, claimed: ClaimedTask) -> None:
+        ctx = TaskContext.for_claim(claimed, self.worker_id, self._reporter)
+        execution = Execution(ctx)
+        task = asyncio.get_running_loop().create_task(self._execute(claimed, execution))
+        self._running[claimed.id] = _Running(claimed, execution, task)
+        if not self._timers["heartbeat"] or len(self._running) == 1:
+            self._timers["heartbeat"] = time.monotonic() + self.settings.heartbeat_seconds
+            self._timers["leases"] = time.monotonic() + self.settings.cancel_check_seconds
+
+    async def _execute(self, claimed: ClaimedTask, execution: Execution) -> None:
+        target = self.registry.get(claimed.name) or self.registry.handler_for(claimed.name)
+        result: AttemptResult
+        try:
+            if target is None:
+                result = AttemptFailed(ErrorInfo(message=f"worker {self.worker_id} has no task named {claimed.name}",
+                                                 error_type="UnknownTaskError", attempt=claimed.attempt))
+            else:
+                result = await self._executor.run(target, execution)
+        except asyncio.CancelledError:
+            self._running.pop(claimed.id, None)
+            raise
+        running = self._running.pop(claimed.id, None)
+        cancel = running.cancel_requested if running else False
+        self._outbox.append(outcome_of(claimed, result, cancel_requested=cancel, now=self.clock.now()))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _flush(self) -> int:
+        outcomes, self._outbox = self._outbox, []
+        progress, self._progress = self._progress, {}
+        extend, self._extend = self._extend, {}
+        calls: list[Any] = []
+        if outcomes:
+            calls.append(self.storage.finish(outcomes))
+        for task_id, p in progress.items():
+            if task_id in self._running:
+                calls.append(self.storage.set_progress(self._running[task_id].claimed.lease, p))
+        for task_id, seconds in extend.items():
+            if task_id in self._running:
+                calls.append(self.storage.renew([self._running[task_id].claimed.lease],
+                                                seconds or self.settings.lease_seconds))
+        if not calls:
+            return 0
+        try:
+            results = await asyncio.gather(*calls)
+        except StorageError:
+            self._outbox = outcomes + self._outbox   # keep them; the lease decides later whether they count
+            raise
+        if outcomes:
+            self._log_refused(outcomes, results[0])
+        return len(outcomes)
+
+    def _log_refused(self, outcomes: list[Outcome], accepted: list[bool]) -> None:
+        for outcome, ok in zip(outcomes, accepted, strict=True):
+            if not ok:
+                logger.warning("outcome of task %s refused: its lease was lost", outcome.lease.task_id,
+                               extra={"event": "outcome_refused", "task_id": outcome.lease.task_id,
+                                      "attempt": outcome.lease.attempt, "worker_id": self.worker_id})
+
+    async def _check_leases(self, *, extend: bool) -> None:
+        items = list(self._running.values())
+        states = await self.storage.renew([r.claimed.lease for r in items],
+                                          self.settings.lease_seconds if extend else None)
+        for item, state in zip(items, states, strict=True):
+            if item.task.done():
+                continue
+            if not state.alive:
+                logger.warning("lost the lease of task %s; interrupting it", item.claimed.id,
+                               extra={"event": "lease_lost", "task_id": item.claimed.id, "worker_id": self.worker_id})
+                item.execution.interrupt(lease_lost=True)
+            elif state.cancel_requested and not item.cancel_requested:
+                item.cancel_requested = True
+                item.execution.interrupt()
+
+    # ---------------------------------------------------------------- reports from running tasks
+
+    def _report_progress(self, task_id: str, progress: Progress) -> None:
+        stamped = Progress(percent=progress.percent, message=progress.message, data=progress.data,
+                           at=progress.at or self.clock.now())
+        self._call_in_loop(self._progress.__setitem__, task_id, stamped)
+
+    def _report_heartbeat(self, task_id: str, seconds: float | None) -> None:
+        self._call_in_loop(self._extend.__setitem__, task_id, seconds)
+
+    def _call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        def apply() -> None:
+            fn(*args)
+            if self._wakeup is not None:
+                self._wakeup.set()
+
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(apply)
+
+    # ---------------------------------------------------------------- waiting and shutdown
+
+    async def _idle(self, token: int, next_due: float | None) -> None:
+        assert self._wakeup is not None
+        timeout = self.settings.poll_seconds
+        if next_due is not None:
+            timeout = min(timeout, max(0.0, next_due - self.clock.now()))
+        if self._running:
+            now = time.monotonic()
+            timeout = min(timeout, max(0.0, min(self._timers["heartbeat"], self._timers["leases"]) - now))
+        if self._wakeup.is_set():
+            self._wakeup.clear()
+            return
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wakeup.wait())]
+        if len(self._running) < self.concurrency:
+            waits.append(asyncio.ensure_future(self.storage.wait_for_change(token, timeout)))
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+            self._wakeup.clear()
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._wakeup is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        self._wakeup.clear()
+
+    async def _drain(self) -> None:
+        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        if self._running:
+            logger.info("stopping: waiting up to %.0fs for %d running task(s)", self.settings.shutdown_grace_seconds,
+                        len(self._running), extra={"event": "worker_draining", "worker_id": self.worker_id})
+        while self._running and not self._hurry and time.monotonic() < deadline:
+            with contextlib.suppress(StorageError):
+                await self._flush()
+                await self._maintain(time.monotonic())
+            await self._sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        with contextlib.suppress(StorageError):
+            await self._flush()
+            await self._release_running()
+            await self._flush()
+
+    async def _release_running(self) -> None:
+        if not self._running:
+            return
+        items = list(self._running.values())
+        released = await self.storage.release([r.claimed.lease for r in items])
+        logger.warning("released %d unfinished task(s) at shutdown", released,
+                       extra={"event": "tasks_released", "count": released, "worker_id": self.worker_id})
+        for item in items:
+            item.execution.interrupt()
+        await asyncio.wait([r.task for r in items], timeout=2.0)
+        gone = {r.claimed.id for r in items}
+        self._outbox = [o for o in self._outbox if o.lease.task_id not in gone]
