@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,10 +52,3 @@ def subprocess_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(HERE / "support"), env.get("PYTHONPATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-@pytest.fixture(autouse=True)
-def _support_on_path() -> None:
-    support = str(HERE / "support")
-    if support not in sys.path:
-        sys.path.insert(0, support)

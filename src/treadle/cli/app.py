@@ -122,6 +122,12 @@ def worker(
         if w.registry.add_module(module) == 0:
             raise ConfigurationError(f"module {module} defines no tasks")
     w.run_sync()
+    if w.abandoned:
+        # Released tasks whose threads cannot be interrupted would keep the interpreter alive.
+        logging.getLogger(__name__).warning("exiting with %d task thread(s) still running", w.abandoned)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 @app.command()

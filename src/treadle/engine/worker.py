@@ -92,6 +92,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._hurry = False
+        self.abandoned = 0
         self._timers = {"sweep": 0.0, "heartbeat": 0.0, "leases": 0.0}
         self._reporter = Reporter(heartbeat=self._report_heartbeat, progress=self._report_progress)
 
@@ -370,6 +371,7 @@ class Worker:
                        extra={"event": "tasks_released", "count": released, "worker_id": self.worker_id})
         for item in items:
             item.execution.interrupt()
-        await asyncio.wait([r.task for r in items], timeout=2.0)
+        _, stuck = await asyncio.wait([r.task for r in items], timeout=2.0)
+        self.abandoned = len(stuck)
         gone = {r.claimed.id for r in items}
         self._outbox = [o for o in self._outbox if o.lease.task_id not in gone]
