@@ -229,7 +229,7 @@ async def test_retry_on_and_stop_on_codes_end_retries(client: AsyncClient, start
 
 
 async def test_invalid_arguments_are_refused_at_submit_time(client: AsyncClient) -> None:
-    with pytest.raises(TaskValidationError, match="invalid arguments for task t.add"):
+    with pytest.raises(TaskValidationError, match=r"invalid arguments for task t\.add"):
         client.submit_task(add, {"a": "not a number", "b": 1}).build()
     with pytest.raises(TaskValidationError, match="missing a required argument: 'b'"):
         await client.submit_task(add, {"a": 1}).submit()
@@ -404,7 +404,7 @@ async def test_failed_task_can_be_redriven(client: AsyncClient, start_worker: Ru
 
 async def test_wait_with_timeout_raises_and_the_task_lives_on(client: AsyncClient) -> None:
     handle = await client.submit_task(add, [1, 2]).submit()
-    with pytest.raises(WaitTimeoutError, match="still pending after 0.1s"):
+    with pytest.raises(WaitTimeoutError, match=r"still pending after 0\.1s"):
         await handle.wait(0.1)
     assert (await handle.info()).status is TaskStatus.PENDING
 
