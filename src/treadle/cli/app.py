@@ -201,11 +201,14 @@ def list_tasks(
         raise ConfigurationError(f"unknown status {bad[0]!r}; use {', '.join(s.value for s in TaskStatus)}")
     with Client(resolve_url(url), namespace=namespace) as client:
         tasks = client.list(status=statuses or None, name=name, limit=limit)
+    console = output.console()
     if json:
         for info in tasks:
             typer.echo(output.to_json(info))
+    elif console.is_terminal:
+        console.print(output.task_table(tasks))
     else:
-        output.console().print(output.task_table(tasks))
+        typer.echo(output.task_lines(tasks), nl=False)
 
 
 @app.command()

@@ -52,10 +52,10 @@ def task_table(tasks: list[TaskInfo], *, ids: bool = True) -> Table:
     """A table of tasks, one per row (`ids=False` leaves out the id and creation columns)."""
     table = Table(show_lines=False, header_style="bold")
     if ids:
-        table.add_column("id", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("attempts", no_wrap=True)
+        table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("name", no_wrap=True, min_width=max((len(i.name) for i in tasks), default=4))
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("attempts", no_wrap=True, min_width=8)
     if ids:
         table.add_column("created", no_wrap=True)
     table.add_column("result / error / progress", overflow="ellipsis", no_wrap=True)
@@ -65,6 +65,12 @@ def task_table(tasks: list[TaskInfo], *, ids: bool = True) -> Table:
             row = [info.id, *row, when(info.created_at)]
         table.add_row(*row, outcome_text(info))
     return table
+
+
+def task_lines(tasks: list[TaskInfo]) -> str:
+    """Tab-separated rows for pipes (id, name, status, attempts, created, outcome)."""
+    return "".join("\t".join([info.id, info.name, info.status.value, f"{info.attempts}/{info.max_attempts}",
+                              when(info.created_at), outcome_text(info, 200)]) + "\n" for info in tasks)
 
 
 def task_detail(info: TaskInfo) -> Table:

@@ -1,0 +1,132 @@
+"""The `treadle` command as a user runs it: real subprocesses, a real SQLite file in a temp folder."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(tmp_path: Path, subprocess_env: dict[str, str]) -> Iterator[Run]:
+    env = {k: v for k, v in subprocess_env.items() if k != "TREADLE_URL"}
+
+    def call(*args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "treadle", *args], cwd=tmp_path, env=env | extra_env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    yield call
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with exactly one line on stderr and no traceback."""
+    assert proc.returncode != 0, proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_submit_status_ls_cancel_retry_on_the_default_database(run: Run, tmp_path: Path) -> None:
+    # Given no URL anywhere, the default ./treadle.db is used
+    submitted = run("submit", "billing.invoice.v1", "--args", '{"order": 7}', "--priority", "3")
+    assert submitted.returncode == 0, submitted.stderr
+    task_id = submitted.stdout.strip()
+    assert (tmp_path / "treadle.db").exists()
+    # status shows it, as text and as JSON
+    shown = run("status", task_id)
+    assert shown.returncode == 0 and "billing.invoice.v1" in shown.stdout and "pending" in shown.stdout
+    data = json.loads(run("status", task_id, "--json").stdout)
+    assert (data["status"], data["kwargs"], data["priority"]) == ("pending", {"order": 7}, 3)
+    # ls filters by status and name
+    assert task_id in run("ls").stdout
+    assert task_id in run("ls", "--status", "pending", "--name", "billing.*", "--json").stdout
+    assert run("ls", "--status", "failed", "--json").stdout == ""
+    # cancel, then retry re-drives it
+    assert run("cancel", task_id).stdout.strip() == f"{task_id} cancelled"
+    assert run("retry", task_id).stdout.strip() == f"{task_id} pending"
+
+
+def test_url_from_environment_and_db_alias(run: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    task_id = run("submit", "x.y", TREADLE_URL=url).stdout.strip()
+    assert task_id in run("ls", "--db", url).stdout
+    assert run("status", task_id).returncode != 0          # not in ./treadle.db
+    assert run("status", task_id, TREADLE_URL=url).returncode == 0
+
+
+def test_submit_wait_with_a_worker_prints_the_result(run: Run, tmp_path: Path,
+                                                     subprocess_env: dict[str, str]) -> None:
+    worker = subprocess.Popen([sys.executable, "-m", "treadle", "worker", "--tasks", "e2e_tasks"], cwd=tmp_path,
+                              env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        ok = run("submit", "e2e.record", "--args", "[41]", "--wait", "--timeout", "30")
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.strip() == "41"
+        bad = run("submit", "e2e.record", "--args", '{"i": "nope"}', "--wait", "--timeout", "30")
+        line = one_error_line(bad)
+        assert "failed" in line and "TaskValidationError" in line
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0
+    assert "worker" in stderr and "started" in stderr
+
+
+def test_wait_timeout_exits_with_its_own_status(run: Run) -> None:
+    proc = run("submit", "nobody.runs.this", "--wait", "--timeout", "0.2")
+    assert "still pending after 0.2s" in one_error_line(proc)
+    assert proc.returncode == 3
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["submit", "x", "--args", "{not json"], "--args is not valid JSON"),
+    (["submit", "x", "--metadata", "[1]"], "--metadata must be a JSON object"),
+    (["submit", "bad name"], "invalid task name 'bad name'"),
+    (["status", "no-such-id"], "no task with id 'no-such-id'"),
+    (["cancel", "no-such-id"], "no task with id 'no-such-id'"),
+    (["retry", "no-such-id"], "no task with id 'no-such-id'"),
+    (["ls", "--status", "finished"], "unknown status 'finished'"),
+    (["ls", "--url", "sqlite:///missing/dir/x.db"], "directory"),
+    (["ls", "--url", "mysql://localhost/x"], "unsupported storage URL 'mysql://localhost/x'"),
+    (["ls", "--url", "sqlite:///x.db?journal=off"], "unknown SQLite URL option(s): journal"),
+    (["worker"], "name at least one task module with --tasks"),
+    (["worker", "--tasks", "no_such_module_xyz"], "cannot import task module 'no_such_module_xyz'"),
+    (["worker", "--tasks", "json"], "module json defines no tasks"),
+    (["worker", "--tasks", "e2e_tasks", "--mode", "fork"], "--mode must be thread or process"),
+    (["worker", "--tasks", "e2e_tasks", "--lease-seconds", "5", "--heartbeat-seconds", "9"],
+     "heartbeat_seconds (9.0) must be shorter than lease_seconds (5.0)"),
+])
+def test_wrong_input_prints_one_clear_line(run: Run, args: list[str], message: str) -> None:
+    assert message in one_error_line(run(*args))
+
+
+def test_retry_of_a_pending_task_is_refused(run: Run) -> None:
+    task_id = run("submit", "x.y").stdout.strip()
+    assert f"task {task_id} is pending; only failed or cancelled tasks can be retried" in one_error_line(
+        run("retry", task_id))
+
+
+def test_bad_environment_setting_names_the_variable(run: Run) -> None:
+    line = one_error_line(run("worker", "--tasks", "e2e_tasks", TREADLE_LEASE_SECONDS="soon"))
+    assert "TREADLE_LEASE_SECONDS must be a number of seconds, got 'soon'" in line
+
+
+def test_demo_runs_the_mixed_batch_to_a_table_of_outcomes(run: Run, tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = run("demo", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "treadle.db").exists()
+    out = proc.stdout
+    for expected in ("succeeded: 11", "failed: 3", "cancelled: 1", "CARD_DECLINED", "TaskValidationError",
+                     "RuntimeError", "demo.storage.upload"):
+        assert expected in out, out
+    assert time.monotonic() - started < 60
