@@ -12,7 +12,7 @@ from treadle.core.clock import FrozenClock
 from treadle.storage import Storage, open_storage
 
 HERE = Path(__file__).parent
-BACKENDS = ["sqlite"]
+BACKENDS = ["memory", "sqlite"]
 
 
 @pytest.fixture
@@ -31,6 +31,8 @@ def make_storage(backend: str, tmp_path: Path, clock: FrozenClock | None) -> Sto
     """An unopened storage of the given backend kind."""
     if backend == "sqlite":
         return open_storage(f"sqlite:///{tmp_path / 'contract.db'}", clock=clock)
+    if backend == "memory":
+        return open_storage("memory://", clock=clock)
     raise ValueError(backend)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .base import Enqueued, Storage
+from .memory import MemoryStorage
+from .sqlite import SqliteStorage
 from .url import DEFAULT_URL, open_storage
 
-__all__ = ["DEFAULT_URL", "Enqueued", "Storage", "open_storage"]
+__all__ = ["DEFAULT_URL", "Enqueued", "MemoryStorage", "SqliteStorage", "Storage", "open_storage"]

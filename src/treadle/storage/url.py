@@ -1,4 +1,4 @@
-"""Pick and configure a backend from a URL: `sqlite:///path.db` (or a bare file path)."""
+"""Pick and configure a backend from a URL: `sqlite:///path.db` (or a bare file path), or `memory://`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ..core.clock import Clock
 from ..errors import ConfigurationError
 from .base import Storage
+from .memory import MemoryStorage
 from .sqlite import SqliteStorage
 
 DEFAULT_URL = "sqlite:///treadle.db"
@@ -37,4 +38,6 @@ def open_storage(url: str, *, clock: Clock | None = None) -> Storage:
     scheme = url.split("://", 1)[0].lower() if "://" in url else "sqlite"
     if scheme == "sqlite":
         return _sqlite(url, clock)
-    raise ConfigurationError(f"unsupported storage URL {url!r}: this build knows sqlite:///path.db")
+    if scheme == "memory":
+        return MemoryStorage(clock=clock)
+    raise ConfigurationError(f"unsupported storage URL {url!r}: use sqlite:///path.db or memory://")

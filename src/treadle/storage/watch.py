@@ -11,14 +11,14 @@ The watcher thread sleeps when nobody waits, so busy processes pay nothing for i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import time
 from typing import Any
+
+from .changes import ChangeCounter
 
 logger = logging.getLogger(__name__)
 
@@ -39,41 +39,31 @@ class ChangeWatcher:
     def __init__(self, path: str) -> None:
         self._path = os.path.abspath(path)
         self._base = os.path.basename(self._path)
-        self._version = 0
-        self._lock = threading.Lock()
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], int]] = []
+        self._counter = ChangeCounter()
         self._wanted = threading.Event()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     @property
     def version(self) -> int:
         """The number of changes seen so far."""
-        return self._version
+        return self._counter.version
 
     def bump(self) -> None:
         """Record a change made by this process (no need to wait for the file event)."""
-        with self._lock:
-            self._version += 1
-            self._wake_locked()
+        self._counter.bump()
 
     async def wait(self, since: int, timeout: float) -> int:
         """Wait until the version passes `since`, or `timeout` seconds."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        with self._lock:
-            if self._version > since:
-                return self._version
-            self._waiters.append((loop, fut, since))
-            self._ensure_thread()
-            self._wanted.set()
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(fut, timeout)
-        finally:
-            with self._lock:
-                self._waiters = [w for w in self._waiters if w[1] is not fut]
-        return self._version
+        return await self._counter.wait(since, timeout, on_wait=self._want)
+
+    def _want(self) -> None:
+        with self._start_lock:
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(target=self._run, name="treadle-sqlite-watch", daemon=True)
+                self._thread.start()
+        self._wanted.set()
 
     def close(self) -> None:
         """Stop the watcher thread."""
@@ -82,24 +72,13 @@ class ChangeWatcher:
         if self._thread is not None:
             self._thread.join(timeout=2)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None and not self._stopped:
-            self._thread = threading.Thread(target=self._run, name="treadle-sqlite-watch", daemon=True)
-            self._thread.start()
-
-    def _wake_locked(self) -> None:
-        for loop, fut, since in self._waiters:
-            if self._version > since:
-                with contextlib.suppress(RuntimeError):  # the waiter's loop already closed
-                    loop.call_soon_threadsafe(_resolve, fut)
-
     def _run(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         notifier = self._inotify()
         try:
             last = _data_version(conn)
             while not self._stopped:
-                if not self._waiters:
+                if not self._counter.has_waiters:
                     self._wanted.wait()
                     self._wanted.clear()
                     last = self._check(conn, last, confirm=False)
@@ -148,8 +127,3 @@ class ChangeWatcher:
 def _data_version(conn: sqlite3.Connection) -> int:
     row = conn.execute("PRAGMA data_version").fetchone()
     return int(row[0])
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
