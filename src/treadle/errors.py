@@ -70,7 +70,7 @@ class TaskError(TreadleError):
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields would be lost by the default pickling used between processes.
         return (_rebuild_task_error, (type(self), self.message, self.error_code, self.error_type,
-                                      self.retryable, self.details))
+                                      self.retryable, self.details), self.__dict__.copy())
 
 
 def _rebuild_task_error(cls: type[TaskError], message: str, error_code: str | None, error_type: str,
@@ -109,6 +109,9 @@ class TaskNotFoundError(TreadleError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"no task with id {task_id!r}")
         self.task_id = task_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.task_id,), self.__dict__.copy())
 
 
 class InvalidStateError(TreadleError):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -35,7 +36,7 @@ class WorkerSettings:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or value <= 0:
+            if not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise ConfigurationError(f"{f.name} must be a positive number of seconds, got {value!r}")
         if self.heartbeat_seconds >= self.lease_seconds:
             raise ConfigurationError(f"heartbeat_seconds ({self.heartbeat_seconds}) must be shorter than "

@@ -28,7 +28,7 @@ class Registry:
         """Register a task; registering a different task under a taken name is an error."""
         definition = definition_of(obj)
         existing = self._tasks.get(definition.name)
-        if existing is not None and existing.qualname != definition.qualname:
+        if existing is not None and (existing.module, existing.qualname) != (definition.module, definition.qualname):
             raise ConfigurationError(f"two different tasks are named {definition.name!r}: "
                                      f"{existing.module}.{existing.qualname} and "
                                      f"{definition.module}.{definition.qualname}")
@@ -42,7 +42,12 @@ class Registry:
         return handler
 
     def add_module(self, module_name: str) -> int:
-        """Import a module and register every task defined at its top level; return how many."""
+        """Import a module and register its tasks; return how many.
+
+        Registered: every `@task` function reachable at the module's top level (re-exports from
+        submodules included, so a package can gather its tasks in `__init__`), and every `Task`
+        subclass defined in the module itself (imported base classes are left out).
+        """
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:

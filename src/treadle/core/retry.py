@@ -6,6 +6,7 @@ the same rules. `decide` is the single place where "retry or give up" is compute
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,15 +23,15 @@ def _jitter_fraction(jitter: Jitter) -> float:
         return 0.5
     if jitter is False:
         return 0.0
-    if not 0.0 <= float(jitter) <= 1.0:
+    if not isinstance(jitter, (int, float)) or not 0.0 <= float(jitter) <= 1.0:
         raise ConfigurationError(f"jitter must be a bool or a fraction in [0, 1], got {jitter!r}")
     return float(jitter)
 
 
 def _check_non_negative(**values: float | None) -> None:
     for name, value in values.items():
-        if value is not None and value < 0:
-            raise ConfigurationError(f"{name} must be >= 0, got {value!r}")
+        if value is not None and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+            raise ConfigurationError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,18 @@ class ExponentialBackoff:
 
     def __post_init__(self) -> None:
         _check_non_negative(initial=self.initial, max_delay=self.max_delay)
-        if self.multiplier < 1:
-            raise ConfigurationError(f"multiplier must be >= 1, got {self.multiplier!r}")
+        if not (isinstance(self.multiplier, (int, float)) and 1 <= self.multiplier < math.inf):
+            raise ConfigurationError(f"multiplier must be a finite number >= 1, got {self.multiplier!r}")
         _jitter_fraction(self.jitter)
 
     def base_delay(self, failures: int) -> float:
         """The delay before jitter after `failures` failed attempts (>= 1)."""
-        return min(self.max_delay, self.initial * self.multiplier ** max(0, failures - 1))
+        exponent = max(0, failures - 1)
+        if self.initial <= 0 or self.multiplier == 1:
+            return min(self.max_delay, float(self.initial))
+        if exponent >= math.log(max(self.max_delay, self.initial) / self.initial, self.multiplier):
+            return float(self.max_delay)   # computing the power could overflow long before this
+        return min(self.max_delay, self.initial * self.multiplier ** exponent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,9 @@ def exception_name(exc_type: type[BaseException]) -> str:
     return f"{exc_type.__module__}.{exc_type.__qualname__}"
 
 
-def _names(types: Iterable[type[BaseException] | str]) -> tuple[str, ...]:
+def _names(types: Iterable[type[BaseException] | str] | type[BaseException] | str) -> tuple[str, ...]:
+    if isinstance(types, (str, type)):
+        types = [types]
     out = []
     for t in types:
         if isinstance(t, str):
@@ -134,11 +142,16 @@ class RetryPolicy:
         self,
         max_attempts: int = 3,
         backoff: Backoff | None = None,
-        retry_on: Iterable[type[BaseException] | str] = (),
-        stop_on_codes: Iterable[str] = (),
+        retry_on: Iterable[type[BaseException] | str] | type[BaseException] | str = (),
+        stop_on_codes: Iterable[str] | str = (),
     ) -> None:
-        if not isinstance(max_attempts, int) or max_attempts < 1:
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
+        if backoff is not None and not isinstance(backoff, (ExponentialBackoff, LinearBackoff, FixedBackoff)):
+            raise ConfigurationError(
+                f"backoff must be ExponentialBackoff, LinearBackoff or FixedBackoff, got {backoff!r}")
+        if isinstance(stop_on_codes, str):
+            stop_on_codes = [stop_on_codes]
         object.__setattr__(self, "max_attempts", max_attempts)
         object.__setattr__(self, "backoff", backoff if backoff is not None else ExponentialBackoff())
         object.__setattr__(self, "retry_on", _names(retry_on))

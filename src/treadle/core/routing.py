@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from ..errors import ConfigurationError
 
 _WILDCARDS = frozenset("*%?")
-_NAME_RE = re.compile(r"^[^\s*%?]{1,200}$")
+_NAME_RE = re.compile(r"[^\s*%?]{1,200}")
 
 
 def validate_name(name: str) -> str:
     """Return `name` if it is a valid task name, else raise `ConfigurationError`."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigurationError(
             f"invalid task name {name!r}: use 1-200 characters without spaces or the wildcards * % ?")
     return name
@@ -42,7 +42,7 @@ class Pattern:
         return not (_WILDCARDS & set(self.text))
 
     def regex(self) -> re.Pattern[str]:
-        """An anchored regular expression equivalent to the pattern."""
+        """A regular expression equivalent to the pattern (use it with `fullmatch`)."""
         parts = []
         for c in self.text:
             if c in "*%":
@@ -51,13 +51,13 @@ class Pattern:
                 parts.append(".")
             else:
                 parts.append(re.escape(c))
-        return re.compile("^" + "".join(parts) + "$", re.DOTALL)
+        return re.compile("".join(parts), re.DOTALL)
 
     def matches(self, name: str) -> bool:
         """Whether the task name `name` is selected by this pattern."""
         if self.is_exact:
             return name == self.text
-        return self.regex().match(name) is not None
+        return self.regex().fullmatch(name) is not None
 
     def to_like(self) -> str:
         """The pattern as SQL LIKE text with `\\` as the escape character."""

@@ -73,10 +73,20 @@ def _validation_error(name: str, exc: pydantic.ValidationError) -> TaskValidatio
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved annotations; a parameter whose annotation cannot be resolved is validated as Any."""
     try:
         return typing.get_type_hints(fn)
-    except Exception:  # unresolvable forward references: validate those parameters as Any
-        return {}
+    except Exception:  # one bad forward reference: resolve the others one by one
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(fn, "__globals__", {})
+    for pname, ann in inspect.get_annotations(fn).items():
+        try:
+            # the same evaluation typing.get_type_hints does, one annotation at a time
+            hints[pname] = eval(ann, namespace) if isinstance(ann, str) else ann
+        except Exception:
+            hints[pname] = Any
+    return hints
 
 
 def _signature_model(fn: Callable[..., Any], sig: inspect.Signature, name: str) -> type[BaseModel]:
@@ -86,9 +96,9 @@ def _signature_model(fn: Callable[..., Any], sig: inspect.Signature, name: str) 
         ann = hints.get(pname, Any)
         default = ... if param.default is param.empty else param.default
         if param.kind is param.VAR_POSITIONAL:
-            ann, default = tuple[ann, ...], ...  # type: ignore[valid-type]
+            ann, default = tuple[ann, ...], ()  # type: ignore[valid-type]
         elif param.kind is param.VAR_KEYWORD:
-            ann, default = dict[str, ann], ...  # type: ignore[valid-type]
+            ann, default = dict[str, ann], {}  # type: ignore[valid-type]
         fields[f"p{i}"] = (ann, pydantic.Field(default, alias=pname))
     model: type[BaseModel] = pydantic.create_model(
         f"{name}.args", __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
@@ -97,6 +107,8 @@ def _signature_model(fn: Callable[..., Any], sig: inspect.Signature, name: str) 
 
 def _rebuild(sig: inspect.Signature, bound: inspect.BoundArguments,
              values: BaseModel) -> tuple[list[Any], dict[str, Any]]:
+    # Parameters before a *args must be passed positionally, or the call would bind them twice.
+    has_var_positional = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
     out_args: list[Any] = []
     out_kwargs: dict[str, Any] = {}
     for i, (pname, param) in enumerate(sig.parameters.items()):
@@ -107,7 +119,8 @@ def _rebuild(sig: inspect.Signature, bound: inspect.BoundArguments,
             out_args.extend(value)
         elif param.kind is param.VAR_KEYWORD:
             out_kwargs.update(value)
-        elif param.kind is param.POSITIONAL_ONLY:
+        elif param.kind is param.POSITIONAL_ONLY or (
+                param.kind is param.POSITIONAL_OR_KEYWORD and has_var_positional):
             out_args.append(value)
         else:
             out_kwargs[pname] = value
@@ -164,7 +177,7 @@ def function_definition(fn: Callable[..., Any], *, name: str | None = None, retr
     """The definition of a plain function as a task."""
     if not callable(fn):
         raise ConfigurationError(f"a task must be callable, got {fn!r}")
-    task_name = validate_name(name or str(getattr(fn, "__name__", "")))
+    task_name = validate_name(name if name is not None else str(getattr(fn, "__name__", "")))
     _check_options(timeout, priority)
     return TaskDefinition(name=task_name, call=fn, validate=signature_validator(fn, task_name),
                           is_async=inspect.iscoroutinefunction(fn),
@@ -239,12 +252,23 @@ def class_definition(instance: Task) -> TaskDefinition:
     args_model: type[BaseModel] = cls.Args
     field_names = list(args_model.model_fields)
 
+    known = set(field_names) | {f.alias for f in args_model.model_fields.values() if f.alias}
+    allow_extra = args_model.model_config.get("extra") == "allow"
+
+    def refuse(problem: str) -> TaskValidationError:
+        return TaskValidationError(f"invalid arguments for task {task_name}: {problem}", error_code="INVALID_ARGUMENTS")
+
     def validate(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         if len(args) > len(field_names):
-            raise TaskValidationError(f"invalid arguments for task {task_name}: {len(args)} positional "
-                                      f"arguments given, Args has {len(field_names)} fields",
-                                      error_code="INVALID_ARGUMENTS")
-        data = dict(zip(field_names, args, strict=False)) | kwargs
+            raise refuse(f"{len(args)} positional arguments given, Args has {len(field_names)} fields")
+        positional = dict(zip(field_names, args, strict=False))
+        twice = sorted(set(positional) & set(kwargs))
+        if twice:
+            raise refuse(f"multiple values for {', '.join(twice)}")
+        unknown = sorted(set(kwargs) - known)
+        if unknown and not allow_extra:
+            raise refuse(f"unexpected argument(s) {', '.join(unknown)}")
+        data = positional | kwargs
         try:
             return [args_model.model_validate(data)], {}
         except pydantic.ValidationError as exc:
