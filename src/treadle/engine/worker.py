@@ -197,7 +197,7 @@ class Worker:
         free = 0 if self._stopping else self.concurrency - len(self._running)
         flushed, batch = await asyncio.gather(self._flush(), self._claim(free))
         for claimed in batch.tasks if batch else ():
-            self._start(claimed)
+            self._start(claimed, now)
         return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed,
                           next_due=batch.next_due if batch else None, asked=free)
 
@@ -224,14 +224,14 @@ class Worker:
                                         patterns=self.claim_patterns, limit=free,
                                         lease_seconds=self.settings.lease_seconds)
 
-    def _start(self, claimed: ClaimedTask) -> None:
+    def _start(self, claimed: ClaimedTask, now: float) -> None:
         ctx = TaskContext.for_claim(claimed, self.worker_id, self._reporter)
         execution = Execution(ctx)
         task = asyncio.get_running_loop().create_task(self._execute(claimed, execution))
         self._running[claimed.id] = _Running(claimed, execution, task)
-        if not self._timers["heartbeat"] or len(self._running) == 1:
-            self._timers["heartbeat"] = time.monotonic() + self.settings.heartbeat_seconds
-            self._timers["leases"] = time.monotonic() + self.settings.cancel_check_seconds
+        if len(self._running) == 1:   # the first running task starts the heartbeat clock
+            self._timers["heartbeat"] = now + self.settings.heartbeat_seconds
+            self._timers["leases"] = now + self.settings.cancel_check_seconds
 
     async def _execute(self, claimed: ClaimedTask, execution: Execution) -> None:
         target = self.registry.get(claimed.name) or self.registry.handler_for(claimed.name)
