@@ -142,7 +142,7 @@ class SqliteStorage:
         self.clock = clock or SystemClock()
         self._watcher = ChangeWatcher(path)
         self._runner = SqliteRunner(path, synchronous=synchronous, busy_timeout_seconds=busy_timeout_ms / 1000,
-                                    on_commit=self._watcher.bump)
+                                    on_commit=self._watcher.committed)
         self._opened = False
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T], *, write: bool, durable: bool = True) -> T:

@@ -1,10 +1,13 @@
 """Cross-process change notification for an SQLite file: the "push" that wakes idle workers and waiters.
 
-SQLite has no LISTEN/NOTIFY. On Linux, inotify reports writes to the database's `-wal` file the
-moment another process commits; the watcher then confirms the commit is visible with
-`PRAGMA data_version` (the write event arrives before the commit's fsync completes) and wakes
-every waiter. Elsewhere it polls `data_version` every few milliseconds. Either way a change
-is only a hint: waiters re-read the store, and they time out into a poll if a hint is lost.
+SQLite has no LISTEN/NOTIFY, so treadle adds one beside the database: after every commit that
+changed something, the committing process writes one byte in place to `<database>-notify`.
+On Linux each process's watcher thread waits for that write with inotify and wakes its
+waiters at once; the write comes after the commit returned, so the change is already visible.
+Elsewhere (or when inotify is unavailable) the watcher polls `PRAGMA data_version` every few
+milliseconds. Either way a change is only a hint: waiters re-read the store, and while anyone
+waits the watcher also re-checks `data_version` every quarter second, which catches writers that
+do not signal (the sqlite3 shell) and any lost event.
 
 The watcher thread sleeps when nobody waits, so busy processes pay nothing for it.
 """
@@ -30,7 +33,6 @@ except ImportError:  # pragma: no cover - exercised on other platforms only
 
 _POLL_SECONDS = 0.003          # without inotify
 _SAFETY_SECONDS = 0.25         # with inotify: re-check even if no event came
-_CONFIRM_SECONDS = 0.2         # how long a write event is confirmed against data_version
 
 
 class ChangeWatcher:
@@ -38,7 +40,8 @@ class ChangeWatcher:
 
     def __init__(self, path: str) -> None:
         self._path = os.path.abspath(path)
-        self._base = os.path.basename(self._path)
+        self._signal_path = self._path + "-notify"
+        self._signal_fd: int | None = None
         self._counter = ChangeCounter()
         self._wanted = threading.Event()
         self._stopped = False
@@ -51,8 +54,18 @@ class ChangeWatcher:
         return self._counter.version
 
     def bump(self) -> None:
-        """Record a change made by this process (no need to wait for the file event)."""
+        """Record a change seen by this process."""
         self._counter.bump()
+
+    def committed(self) -> None:
+        """Called after this process committed a change: wake local waiters and signal the others."""
+        self._counter.bump()
+        try:
+            if self._signal_fd is None:
+                self._signal_fd = os.open(self._signal_path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.pwrite(self._signal_fd, b"1", 0)
+        except OSError:   # a read-only folder: others fall back to their periodic check
+            logger.debug("cannot signal %s", self._signal_path, exc_info=True)
 
     async def wait(self, since: int, timeout: float) -> int:
         """Wait until the version passes `since`, or `timeout` seconds."""
@@ -66,11 +79,14 @@ class ChangeWatcher:
         self._wanted.set()
 
     def close(self) -> None:
-        """Stop the watcher thread."""
+        """Stop the watcher thread and close the signal file."""
         self._stopped = True
         self._wanted.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+        if self._signal_fd is not None:
+            os.close(self._signal_fd)
+            self._signal_fd = None
 
     def _run(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -81,15 +97,19 @@ class ChangeWatcher:
                 if not self._counter.has_waiters:
                     self._wanted.wait()
                     self._wanted.clear()
-                    last = self._check(conn, last, confirm=False)
-                    continue
-                if notifier is None:
-                    time.sleep(_POLL_SECONDS)
-                    last = self._check(conn, last, confirm=False)
+                    timeout = 0.0            # first look at what happened while nobody waited
                 else:
-                    events = notifier.read(timeout=int(_SAFETY_SECONDS * 1000))
-                    ours = any(e.name.startswith(self._base) for e in events)
-                    last = self._check(conn, last, confirm=ours)
+                    timeout = _SAFETY_SECONDS if notifier is not None else _POLL_SECONDS
+                if notifier is not None and self._signalled(notifier, timeout):
+                    self.bump()
+                    last = _data_version(conn)
+                    continue
+                if notifier is None and timeout:
+                    time.sleep(timeout)
+                current = _data_version(conn)
+                if current != last:
+                    last = current
+                    self.bump()
         except Exception:
             logger.critical("the SQLite change watcher stopped; waiters fall back to polling",
                             exc_info=True, extra={"event": "watcher_failed"})
@@ -98,30 +118,27 @@ class ChangeWatcher:
             if notifier is not None:
                 notifier.close()
 
+    def _signalled(self, notifier: Any, timeout: float) -> bool:
+        events = notifier.read(timeout=int(timeout * 1000))
+        if any(e.mask & (flags.IGNORED | flags.DELETE_SELF) for e in events):
+            self._watch(notifier)        # the signal file was removed: watch its successor
+        return any(e.mask & (flags.MODIFY | flags.Q_OVERFLOW) for e in events)
+
+    def _watch(self, notifier: Any) -> None:
+        fd = os.open(self._signal_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        os.close(fd)
+        notifier.add_watch(self._signal_path, flags.MODIFY | flags.DELETE_SELF)
+
     def _inotify(self) -> Any:
         if INotify is None:
             return None
         try:
             notifier = INotify()
-            notifier.add_watch(os.path.dirname(self._path) or ".", flags.MODIFY | flags.CREATE)
+            self._watch(notifier)
             return notifier
         except OSError:
             logger.info("inotify unavailable; polling for changes", extra={"event": "watcher_polling"})
             return None
-
-    def _check(self, conn: sqlite3.Connection, last: int, *, confirm: bool) -> int:
-        start = time.monotonic()
-        deadline = start + (_CONFIRM_SECONDS if confirm else 0.0)
-        while True:
-            current = _data_version(conn)
-            if current != last:
-                self.bump()
-                return current
-            now = time.monotonic()
-            if now >= deadline:
-                return last
-            # a commit becomes visible one fsync after its write event: look often at first
-            time.sleep(0.0001 if now - start < 0.005 else 0.002)
 
 
 def _data_version(conn: sqlite3.Connection) -> int:

@@ -17,7 +17,8 @@ SET status = 'running', attempts = attempts + 1, lease_token = lower(hex(randomb
     lease_expires = :now + :lease_seconds, worker_id = :worker_id, started_at = :now, updated_at = :now
 WHERE seq IN (
     SELECT seq FROM tasks
-    WHERE namespace = :namespace AND status = 'pending' AND run_after <= :now AND /*name_filter*/
+    -- `+run_after` keeps SQLite on tasks_pending (already in claim order) instead of sorting all due rows
+    WHERE namespace = :namespace AND status = 'pending' AND +run_after <= :now AND /*name_filter*/
     ORDER BY priority DESC, run_after, seq
     LIMIT :limit
 )
