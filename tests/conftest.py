@@ -1,9 +1,15 @@
-"""Shared fixtures: storage backends (parametrised), a frozen clock, URLs in temporary folders."""
+"""Shared fixtures: storage backends (parametrised), a frozen clock, URLs in temporary folders.
+
+PostgreSQL tests use `$TREADLE_TEST_PG` (default: the local server, database `test`), each in a
+schema of its own that is dropped afterwards. When the server is unreachable they are skipped,
+except under CI (`CI=true`), where that is a failure.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +18,48 @@ from treadle.core.clock import FrozenClock
 from treadle.storage import Storage, open_storage
 
 HERE = Path(__file__).parent
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
+PG_URL = os.environ.get("TREADLE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+_pg_error: list[str] = []
+
+
+def postgres_or_skip() -> None:
+    """Skip (or, under CI, fail) when PostgreSQL is not reachable."""
+    if not _pg_error:
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_URL, connect_timeout=3):
+                _pg_error.append("")
+        except Exception as exc:
+            _pg_error.append(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    if _pg_error[0]:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(_pg_error[0])
+        pytest.skip(_pg_error[0])
+
+
+def drop_schema(schema: str) -> None:
+    """Remove a test schema and everything in it."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema name, dropped after the test."""
+    postgres_or_skip()
+    schema = "t_" + uuid.uuid4().hex[:16]
+    yield schema
+    drop_schema(schema)
+
+
+@pytest.fixture
+def pg_url(pg_schema: str) -> str:
+    """A PostgreSQL URL whose tables live in a schema of the test's own."""
+    return f"{PG_URL}?schema={pg_schema}"
 
 
 @pytest.fixture
@@ -27,8 +74,10 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'treadle.db'}"
 
 
-def make_storage(backend: str, tmp_path: Path, clock: FrozenClock | None) -> Storage:
+def make_storage(backend: str, tmp_path: Path, clock: FrozenClock | None, schema: str = "") -> Storage:
     """An unopened storage of the given backend kind."""
+    if backend == "postgres":
+        return open_storage(f"{PG_URL}?schema={schema}", clock=clock)
     if backend == "sqlite":
         return open_storage(f"sqlite:///{tmp_path / 'contract.db'}", clock=clock)
     if backend == "memory":
@@ -39,12 +88,18 @@ def make_storage(backend: str, tmp_path: Path, clock: FrozenClock | None) -> Sto
 @pytest.fixture(params=BACKENDS)
 async def storage(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Storage]:
     """Every backend, opened, with the frozen clock as its time source."""
-    store = make_storage(request.param, tmp_path, clock)
+    schema = ""
+    if request.param == "postgres":
+        postgres_or_skip()
+        schema = "t_" + uuid.uuid4().hex[:16]
+    store = make_storage(request.param, tmp_path, clock, schema)
     await store.open()
     try:
         yield store
     finally:
         await store.close()
+        if schema:
+            drop_schema(schema)
 
 
 @pytest.fixture

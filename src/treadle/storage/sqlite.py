@@ -19,7 +19,6 @@ from ..core.records import (
     Cancelled,
     ClaimBatch,
     ClaimedTask,
-    ErrorInfo,
     Failed,
     LeaseRef,
     LeaseState,
@@ -34,6 +33,7 @@ from ..core.routing import Pattern
 from ..core.states import TaskStatus
 from ..errors import ConfigurationError, InvalidStateError, TaskNotFoundError
 from .base import Enqueued
+from .rows import as_text_json, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
 from .sqlite_runner import SqliteRunner
 from .watch import ChangeWatcher
@@ -70,33 +70,13 @@ def _with_filter(query: str, patterns: Sequence[Pattern], named: dict[str, Any])
     return query.replace("/*name_filter*/", clause), named | params
 
 
-def _error(text: str | None) -> ErrorInfo | None:
-    return ErrorInfo.from_dict(serde.loads(text)) if text else None
-
-
 def row_to_info(row: sqlite3.Row) -> TaskInfo:
     """Build a `TaskInfo` from a full `tasks` row."""
-    progress = serde.loads(row["progress"])
-    return TaskInfo(
-        id=row["id"], namespace=row["namespace"], name=row["name"], status=TaskStatus(row["status"]),
-        args=serde.loads(row["args"]), kwargs=serde.loads(row["kwargs"]), priority=row["priority"],
-        attempts=row["attempts"], max_attempts=row["max_attempts"],
-        retry_policy=serde.loads(row["retry_policy"]), timeout_seconds=row["timeout_seconds"],
-        run_after=row["run_after"], created_at=row["created_at"], updated_at=row["updated_at"],
-        started_at=row["started_at"], finished_at=row["finished_at"], result=serde.loads(row["result"]),
-        error=_error(row["error"]), errors=[ErrorInfo.from_dict(e) for e in serde.loads(row["errors"])],
-        progress=Progress.from_dict(progress) if progress else None, metadata=serde.loads(row["metadata"]),
-        idempotency_key=row["idempotency_key"], cancel_requested=bool(row["cancel_requested"]),
-        worker_id=row["worker_id"], lease_expires=row["lease_expires"])
+    return info_from_row(row, as_text_json)
 
 
 def _claimed(row: sqlite3.Row) -> ClaimedTask:
-    return ClaimedTask(
-        lease=LeaseRef(row["id"], row["lease_token"], row["attempts"]), namespace=row["namespace"],
-        name=row["name"], args=serde.loads(row["args"]), kwargs=serde.loads(row["kwargs"]),
-        max_attempts=row["max_attempts"], retry_policy=serde.loads(row["retry_policy"]),
-        timeout_seconds=row["timeout_seconds"], metadata=serde.loads(row["metadata"]),
-        priority=row["priority"], lease_expires=row["lease_expires"])
+    return claimed_from_row(row, as_text_json)
 
 
 def _lease_params(lease: LeaseRef, now: float) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Pick and configure a backend from a URL: `sqlite:///path.db` (or a bare file path), or `memory://`."""
+"""Pick and configure a backend from a URL: `sqlite:///path.db` (or a bare file path),
+`postgresql://user@host/db` (also `postgres://`; needs the `postgres` extra), or `memory://`."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def _sqlite(url: str, clock: Clock | None) -> SqliteStorage:
     return SqliteStorage(path, clock=clock, synchronous=options.get("synchronous", "FULL"), busy_timeout_ms=busy)
 
 
+def _postgres(url: str, clock: Clock | None) -> Storage:
+    try:
+        from .postgres import PostgresStorage
+    except ImportError:
+        raise ConfigurationError("PostgreSQL needs the extra: pip install 'treadle[postgres]'") from None
+    return PostgresStorage(url, clock=clock)
+
+
 def open_storage(url: str, *, clock: Clock | None = None) -> Storage:
     """The backend for `url`, not yet opened (call `await storage.open()`)."""
     if not isinstance(url, str) or not url.strip():
@@ -40,4 +49,7 @@ def open_storage(url: str, *, clock: Clock | None = None) -> Storage:
         return _sqlite(url, clock)
     if scheme == "memory":
         return MemoryStorage(clock=clock)
-    raise ConfigurationError(f"unsupported storage URL {url!r}: use sqlite:///path.db or memory://")
+    if scheme in ("postgresql", "postgres"):
+        return _postgres(url, clock)
+    raise ConfigurationError(
+        f"unsupported storage URL {url!r}: use sqlite:///path.db, postgresql://user@host/db or memory://")

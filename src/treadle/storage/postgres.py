@@ -1,0 +1,431 @@
+"""The PostgreSQL backend: many clients and workers on many machines sharing one database.
+
+- Claims are one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)`, sized to the
+  worker's free slots; completions, renewals and releases of many leases are one statement each
+  (`unnest` of arrays); every lease-guarded write is a compare-and-set on token and attempt.
+- Time is the database's clock (`treadle_now()`), so leases expire by one clock whichever
+  machine the workers run on. Tests freeze it per session with `treadle.now`.
+- State changes `NOTIFY` a channel per schema in the same transaction; a `PgListener` thread
+  turns them into change hints. Polls and the lease sweep remain the source of truth.
+- A connection error (the server restarting, a network blip) is retried with backoff for up
+  to `retry_seconds`: every write is idempotent (tasks are inserted under the id the client
+  chose, leases are compare-and-set), so a retry after an ambiguous commit cannot duplicate.
+- Pools are per event loop (psycopg pools belong to the loop that opened them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ..core import serde
+from ..core.clock import Clock
+from ..core.lease import after_lease_expired
+from ..core.records import (
+    Cancelled,
+    ClaimBatch,
+    ErrorInfo,
+    Failed,
+    LeaseRef,
+    LeaseState,
+    NewTask,
+    Outcome,
+    Progress,
+    Succeeded,
+    TaskInfo,
+    TaskQuery,
+)
+from ..core.routing import Pattern
+from ..errors import ConfigurationError, InvalidStateError, StorageError, TaskNotFoundError, TreadleError
+from .base import Enqueued
+from .changes import ChangeCounter
+from .postgres_listen import PgListener
+from .rows import as_value, claimed_from_row, info_from_row
+from .sqlfiles import load_migrations, load_queries
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Q = load_queries("postgres")
+MIGRATIONS = load_migrations("postgres")
+Conn = AsyncConnection[DictRow]
+
+_OWN_OPTIONS = {"schema", "search_path", "pool_min", "pool_max", "retry_seconds", "connect_timeout_seconds"}
+_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def parse_url(url: str) -> tuple[str, dict[str, str]]:
+    """Split a URL into the libpq conninfo and treadle's own options (schema, pool sizes...)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = {k: v for k, v in query if k in _OWN_OPTIONS}
+    rest = [(k, v) for k, v in query if k not in _OWN_OPTIONS]
+    return urlunsplit(parts._replace(query=urlencode(rest))), own
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _lease_arrays(leases: Sequence[LeaseRef]) -> dict[str, list[Any]]:
+    return {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases],
+            "attempts": [x.attempt for x in leases]}
+
+
+def _name_params(patterns: Sequence[Pattern]) -> dict[str, list[str]]:
+    return {"names": [p.text for p in patterns if p.is_exact],
+            "likes": [p.to_like() for p in patterns if not p.is_exact]}
+
+
+def _error_json(error: ErrorInfo | None) -> str | None:
+    return None if error is None else serde.dumps(error.to_dict())
+
+
+class PostgresStorage:
+    """The PostgreSQL backend; open it with `open_storage("postgresql://user@host/db")`."""
+
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+        conninfo, own = parse_url(url)
+        schema = own.get("schema") or own.get("search_path") or "treadle"
+        if not _SCHEMA_RE.match(schema):
+            raise ConfigurationError(f"invalid schema name {schema!r}: use letters, digits and underscores")
+        try:
+            self._pool_min = int(own.get("pool_min", "1"))
+            self._pool_max = int(own.get("pool_max", "10"))
+            self._retry_seconds = float(own.get("retry_seconds", "30"))
+            self._connect_timeout = float(own.get("connect_timeout_seconds", "10"))
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid PostgreSQL URL option in {redact(url)!r}: {exc}") from None
+        try:
+            conninfo_to_dict(conninfo)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigurationError(f"invalid PostgreSQL URL {redact(url)!r}: {exc}") from None
+        self.url = redact(url)
+        self.schema = schema
+        self.clock = clock
+        self._conninfo = conninfo
+        self._channel = f"treadle_{schema}"
+        self._kwargs: dict[str, Any] = {"options": f"-c search_path={schema}"}
+        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Conn]] = {}
+        self._counter = ChangeCounter()
+        self._listener = PgListener(conninfo, self._channel, self._counter, self._kwargs)
+        self._migrated = False
+
+    # ------------------------------------------------------------------ connections
+
+    async def _configure(self, conn: Conn) -> None:
+        set_json_loads(serde.loads, conn)
+        set_json_dumps(lambda v: serde.dumps(v), conn)
+
+    async def _pool(self) -> AsyncConnectionPool[Conn]:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = AsyncConnectionPool(
+                self._conninfo, min_size=self._pool_min, max_size=max(self._pool_min, self._pool_max),
+                kwargs={"autocommit": True, "row_factory": dict_row, **self._kwargs},
+                configure=self._configure, open=False, name=f"treadle-{self.schema}")
+            try:
+                await pool.open(wait=True, timeout=self._connect_timeout)
+            except PoolTimeout:
+                await pool.close()
+                raise StorageError(f"cannot connect to PostgreSQL at {self.url} within "
+                                   f"{self._connect_timeout:g}s") from None
+            self._pools[loop] = pool
+        return pool
+
+    async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run `op` on a pooled connection, retrying connection failures with backoff."""
+        pool = await self._pool()
+        deadline = asyncio.get_running_loop().time() + self._retry_seconds
+        pause = 0.05
+        while True:
+            try:
+                async with pool.connection() as conn:
+                    if self.clock is not None:
+                        await conn.execute("SELECT set_config('treadle.now', %s, false)", [repr(self.clock.now())])
+                    return await op(conn)
+            except TreadleError:
+                raise
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise StorageError(f"PostgreSQL at {self.url}: {exc}") from exc
+                logger.warning("PostgreSQL unavailable (%s); retrying in %.2fs", str(exc).strip(), pause,
+                               extra={"event": "storage_retry"})
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+            except psycopg.Error as exc:
+                raise StorageError(f"PostgreSQL: {exc}") from exc
+
+    async def _notify(self, conn: Conn) -> None:
+        # Delivered at commit, to every listener, this process's own included.
+        await conn.execute("SELECT pg_notify(%s, '')", [self._channel])
+
+    async def open(self) -> None:
+        """Connect, then create or migrate the schema (serialised by an advisory lock)."""
+        if not self._migrated:
+            await self._run(self._migrate)
+            self._migrated = True
+
+    async def _migrate(self, conn: Conn) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"treadle-migrate:{self.schema}"])
+            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
+            await conn.execute("CREATE TABLE IF NOT EXISTS treadle_migrations (version integer PRIMARY KEY, "
+                               "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+            cur = await conn.execute("SELECT coalesce(max(version), 0) AS v FROM treadle_migrations")
+            row = await cur.fetchone()
+            current = int(row["v"]) if row else 0
+            for number, name, script in MIGRATIONS:
+                if number > current:
+                    await conn.execute(script.encode())
+                    await conn.execute("INSERT INTO treadle_migrations (version, name) VALUES (%s, %s)",
+                                       [number, name])
+
+    async def close(self) -> None:
+        """Close the pools (of this loop, and any idle ones) and the listener."""
+        self._listener.close()
+        pools, self._pools = self._pools, {}
+        current = asyncio.get_running_loop()
+        for loop, pool in pools.items():
+            if loop is current:
+                await pool.close()
+            elif not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(pool.close())
+
+    # ------------------------------------------------------------------ submitting
+
+    async def enqueue(self, tasks: Sequence[NewTask]) -> list[Enqueued]:
+        """Insert tasks in one transaction; the id or idempotency key decides duplicates."""
+        params = [{"id": t.id, "namespace": t.namespace, "name": t.name, "args": serde.dumps(t.args),
+                   "kwargs": serde.dumps(t.kwargs), "priority": t.priority, "run_at": t.run_at,
+                   "delay": t.delay_seconds, "max_attempts": t.max_attempts,
+                   "retry_policy": serde.dumps(t.retry_policy), "timeout_seconds": t.timeout_seconds,
+                   "idempotency_key": t.idempotency_key, "metadata": serde.dumps(t.metadata)} for t in tasks]
+
+        async def op(conn: Conn) -> list[Enqueued]:
+            out = []
+            async with conn.transaction():
+                for p in params:
+                    row = await (await conn.execute(Q["insert_task"], p)).fetchone()
+                    if row is not None:
+                        out.append(Enqueued(row["id"], True))
+                        continue
+                    existing = await (await conn.execute(Q["existing_task"], p)).fetchone()
+                    assert existing is not None
+                    out.append(Enqueued(existing["id"], existing["id"] == p["id"]))
+                await self._notify(conn)
+            return out
+
+        return await self._run(op)
+
+    # ------------------------------------------------------------------ workers
+
+    async def claim(self, *, namespace: str, worker_id: str, patterns: Sequence[Pattern], limit: int,
+                    lease_seconds: float) -> ClaimBatch:
+        """Lease up to `limit` due tasks with SKIP LOCKED; report when the next delayed one is due."""
+        if limit <= 0 or not patterns:
+            return ClaimBatch(tasks=[])
+        params = {"namespace": namespace, "worker_id": worker_id, "limit": limit, "lease_seconds": lease_seconds,
+                  **_name_params(patterns)}
+
+        async def op(conn: Conn) -> ClaimBatch:
+            rows = await (await conn.execute(Q["claim"], params)).fetchall()
+            tasks = [claimed_from_row(r, as_value) for r in rows]
+            next_due = None
+            if len(tasks) < limit:
+                due = await (await conn.execute(Q["next_due"], params)).fetchone()
+                next_due = due["min"] if due else None
+            return ClaimBatch(tasks=tasks, next_due=next_due)
+
+        return await self._run(op)
+
+    async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> list[LeaseState]:
+        """Extend (or, with None, read) leases in one statement."""
+        if not leases:
+            return []
+        params: dict[str, Any] = {**_lease_arrays(leases), "lease_seconds": lease_seconds}
+
+        async def op(conn: Conn) -> list[LeaseState]:
+            query = Q["lease_state"] if lease_seconds is None else Q["renew"]
+            rows = await (await conn.execute(query, params)).fetchall()
+            alive = {r["id"]: r for r in rows}
+            return [LeaseState(alive=True, cancel_requested=alive[x.task_id]["cancel_requested"],
+                               lease_expires=alive[x.task_id]["lease_expires"])
+                    if x.task_id in alive else LeaseState(alive=False) for x in leases]
+
+        return await self._run(op)
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record outcomes in one transaction; successes in one statement."""
+        wins = [o for o in outcomes if isinstance(o, Succeeded)]
+
+        async def op(conn: Conn) -> list[bool]:
+            accepted: set[tuple[str, str]] = set()
+            async with conn.transaction():
+                if wins:
+                    rows = await (await conn.execute(Q["succeed"], {
+                        **_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins]})).fetchall()
+                    tokens = {o.lease.task_id: o.lease.token for o in wins}
+                    accepted.update((r["id"], tokens[r["id"]]) for r in rows)
+                for o in outcomes:
+                    if not isinstance(o, Succeeded) and await self._fail(conn, o):
+                        accepted.add((o.lease.task_id, o.lease.token))
+                if accepted:
+                    await self._notify(conn)
+            return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
+
+        return await self._run(op)
+
+    @staticmethod
+    async def _fail(conn: Conn, outcome: Failed | Cancelled) -> bool:
+        error: ErrorInfo | None = outcome.error
+        if isinstance(outcome, Failed):
+            status = "failed" if outcome.retry_delay is None else "pending"
+            delay = outcome.retry_delay or 0.0
+        else:
+            status, delay = "cancelled", 0.0
+        cur = await conn.execute(Q["fail"], {
+            "id": outcome.lease.task_id, "token": outcome.lease.token, "attempt": outcome.lease.attempt,
+            "status": status, "error": _error_json(error), "retry_delay": delay})
+        return await cur.fetchone() is not None
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress) -> bool:
+        """Record progress where the lease is held."""
+        data = serde.dumps(progress.to_dict(), what="progress")
+
+        async def op(conn: Conn) -> bool:
+            cur = await conn.execute(Q["set_progress"], {"id": lease.task_id, "token": lease.token,
+                                                         "attempt": lease.attempt, "progress": data})
+            return await cur.fetchone() is not None
+
+        return await self._run(op)
+
+    async def release(self, leases: Sequence[LeaseRef]) -> int:
+        """Give leased tasks back without counting the attempt."""
+        if not leases:
+            return 0
+
+        async def op(conn: Conn) -> int:
+            async with conn.transaction():
+                rows = await (await conn.execute(Q["release"], _lease_arrays(leases))).fetchall()
+                if rows:
+                    await self._notify(conn)
+            return len(rows)
+
+        return await self._run(op)
+
+    async def reap_expired(self, namespace: str, limit: int) -> int:
+        """Apply the core's lease-expiry decision to expired leases (locked, so reapers never collide)."""
+
+        async def op(conn: Conn) -> int:
+            done = 0
+            async with conn.transaction():
+                rows = await (await conn.execute(Q["expired"], {"namespace": namespace, "limit": limit})).fetchall()
+                for row in rows:
+                    decision = after_lease_expired(row["retry_policy"], row["attempts"], row["cancel_requested"],
+                                                   row["now"])
+                    cur = await conn.execute(Q["expire"], {
+                        "id": row["id"], "token": row["lease_token"], "status": decision.status.value,
+                        "error": _error_json(decision.error), "retry_delay": decision.retry_delay})
+                    done += cur.rowcount
+                if done:
+                    await self._notify(conn)
+            return done
+
+        return await self._run(op)
+
+    # ------------------------------------------------------------------ reading and administration
+
+    async def get(self, namespace: str, task_id: str) -> TaskInfo | None:
+        """One task."""
+        async def op(conn: Conn) -> TaskInfo | None:
+            row = await (await conn.execute(Q["get"], {"namespace": namespace, "id": task_id})).fetchone()
+            return info_from_row(row, as_value) if row else None
+
+        return await self._run(op)
+
+    async def list(self, namespace: str, query: TaskQuery) -> list[TaskInfo]:
+        """Tasks matching the query, newest first."""
+        where = [sql.SQL("namespace = %(namespace)s")]
+        params: dict[str, Any] = {"namespace": namespace, "limit": query.limit, "offset": query.offset,
+                                  "statuses": [s.value for s in query.statuses], "after": query.created_after,
+                                  "before": query.created_before}
+        if query.statuses:
+            where.append(sql.SQL("status = ANY(%(statuses)s)"))
+        if query.name_pattern:
+            params |= _name_params([Pattern(query.name_pattern)])
+            where.append(sql.SQL("(name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))"))
+        if query.created_after is not None:
+            where.append(sql.SQL("created_at >= %(after)s"))
+        if query.created_before is not None:
+            where.append(sql.SQL("created_at < %(before)s"))
+        statement = sql.SQL("SELECT * FROM tasks WHERE {} ORDER BY created_at DESC, seq DESC "
+                            "LIMIT %(limit)s OFFSET %(offset)s").format(sql.SQL(" AND ").join(where))
+
+        async def op(conn: Conn) -> list[TaskInfo]:
+            return [info_from_row(r, as_value) for r in await (await conn.execute(statement, params)).fetchall()]
+
+        return await self._run(op)
+
+    async def cancel(self, namespace: str, task_id: str) -> TaskInfo:
+        """Cancel pending at once; flag running."""
+        params = {"namespace": namespace, "id": task_id}
+
+        async def op(conn: Conn) -> TaskInfo:
+            async with conn.transaction():
+                changed = await (await conn.execute(Q["cancel"], params)).fetchone()
+                row = await (await conn.execute(Q["get"], params)).fetchone()
+                if row is None:
+                    raise TaskNotFoundError(task_id)
+                if changed and changed["changed"]:
+                    await self._notify(conn)
+            return info_from_row(row, as_value)
+
+        return await self._run(op)
+
+    async def redrive(self, namespace: str, task_id: str) -> TaskInfo:
+        """Failed or cancelled back to pending with fresh attempts."""
+        params = {"namespace": namespace, "id": task_id}
+
+        async def op(conn: Conn) -> TaskInfo:
+            async with conn.transaction():
+                changed = await (await conn.execute(Q["redrive"], params)).fetchone()
+                row = await (await conn.execute(Q["get"], params)).fetchone()
+                if row is None:
+                    raise TaskNotFoundError(task_id)
+                if changed is None:
+                    raise InvalidStateError(f"task {task_id} is {row['status']}; only failed or cancelled tasks "
+                                            "can be retried")
+                await self._notify(conn)
+            return info_from_row(row, as_value)
+
+        return await self._run(op)
+
+    # ------------------------------------------------------------------ change hints
+
+    def change_token(self) -> int:
+        """The change counter (bumped by notifications and by this process's own writes)."""
+        return self._counter.version
+
+    async def wait_for_change(self, since: int, timeout: float) -> int:
+        """Wait for a notification after `since`."""
+        self._listener.ensure_started()
+        return await self._counter.wait(since, timeout)

@@ -1,0 +1,71 @@
+"""LISTEN on a dedicated connection in a background thread: the push that wakes idle workers and waiters.
+
+Notifications are hints. The thread reconnects with backoff when the server goes away and
+counts a reconnection as a change (anything may have happened meanwhile), so waiters re-read.
+It runs in its own thread with a blocking connection, so it keeps listening whichever event
+loop (or none) the storage's callers happen to be running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from .changes import ChangeCounter
+
+logger = logging.getLogger(__name__)
+
+
+class PgListener:
+    """Bumps a `ChangeCounter` for every notification on `channel`."""
+
+    def __init__(self, conninfo: str, channel: str, counter: ChangeCounter, connect_kwargs: dict[str, Any]) -> None:
+        self._conninfo = conninfo
+        self._channel = channel
+        self._counter = counter
+        self._kwargs = connect_kwargs
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.listening = threading.Event()
+
+    def ensure_started(self) -> None:
+        """Start the thread once."""
+        with self._lock:
+            if self._thread is None and not self._stopped.is_set():
+                self._thread = threading.Thread(target=self._run, name="treadle-pg-listen", daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        pause = 0.1
+        while not self._stopped.is_set():
+            try:
+                self._listen()
+                pause = 0.1
+            except psycopg.Error as exc:
+                self.listening.clear()
+                logger.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, pause,
+                               extra={"event": "listen_reconnect"})
+                self._stopped.wait(pause)
+                pause = min(pause * 2, 5.0)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self._conninfo, autocommit=True, **self._kwargs) as conn:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            self.listening.set()
+            self._counter.bump()            # whatever happened while we were not listening
+            while not self._stopped.is_set():
+                for _ in conn.notifies(timeout=0.5):
+                    self._counter.bump()
+                    if self._stopped.is_set():
+                        break

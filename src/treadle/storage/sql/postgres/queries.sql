@@ -1,0 +1,134 @@
+-- Named queries for the PostgreSQL backend (psycopg named parameters). Name filters are
+-- `(name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))`: exact names and LIKE patterns as arrays.
+-- treadle_now() is the store's clock (see migration 0001).
+
+-- name: insert_task
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at)
+VALUES (%(id)s, %(namespace)s, %(name)s, 'pending', %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s,
+        coalesce(%(run_at)s::double precision, treadle_now() + %(delay)s), %(max_attempts)s,
+        %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s, %(metadata)s::jsonb,
+        treadle_now(), treadle_now())
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: existing_task
+SELECT id FROM tasks
+WHERE id = %(id)s OR (namespace = %(namespace)s AND idempotency_key = %(idempotency_key)s)
+ORDER BY (id = %(id)s) DESC
+LIMIT 1;
+
+-- name: claim
+WITH picked AS (
+    SELECT seq FROM tasks
+    WHERE namespace = %(namespace)s AND status = 'pending' AND run_after <= treadle_now()
+      AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))
+    ORDER BY priority DESC, run_after, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks t
+SET status = 'running', attempts = t.attempts + 1, lease_token = replace(gen_random_uuid()::text, '-', ''),
+    lease_expires = treadle_now() + %(lease_seconds)s, worker_id = %(worker_id)s,
+    started_at = treadle_now(), updated_at = treadle_now()
+FROM picked
+WHERE t.seq = picked.seq
+RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
+          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires;
+
+-- name: next_due
+SELECT min(run_after) FROM tasks
+WHERE namespace = %(namespace)s AND status = 'pending' AND run_after > treadle_now()
+  AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s));
+
+-- name: renew
+UPDATE tasks t SET lease_expires = greatest(t.lease_expires, treadle_now() + %(lease_seconds)s),
+                   updated_at = treadle_now()
+FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
+WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
+  AND t.lease_expires >= treadle_now()
+RETURNING t.id, t.cancel_requested, t.lease_expires;
+
+-- name: lease_state
+SELECT t.id, t.cancel_requested, t.lease_expires
+FROM tasks t
+JOIN unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
+  ON t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
+WHERE t.lease_expires >= treadle_now();
+
+-- name: succeed
+UPDATE tasks t
+SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
+    finished_at = treadle_now(), updated_at = treadle_now()
+FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[], %(results)s::text[])
+     AS o(id, token, attempt, result)
+WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
+  AND t.lease_expires >= treadle_now()
+RETURNING t.id;
+
+-- name: fail
+UPDATE tasks
+SET status = %(status)s, error = coalesce(%(error)s::jsonb, error),
+    errors = CASE WHEN %(error)s::jsonb IS NULL THEN errors ELSE errors || jsonb_build_array(%(error)s::jsonb) END,
+    run_after = CASE WHEN %(status)s = 'pending' THEN treadle_now() + %(retry_delay)s ELSE run_after END,
+    lease_token = NULL, lease_expires = NULL,
+    finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE treadle_now() END, updated_at = treadle_now()
+WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
+  AND lease_expires >= treadle_now()
+RETURNING id;
+
+-- name: set_progress
+UPDATE tasks SET progress = CASE WHEN %(progress)s::jsonb -> 'at' = 'null'::jsonb
+                                 THEN jsonb_set(%(progress)s::jsonb, '{at}', to_jsonb(treadle_now()))
+                                 ELSE %(progress)s::jsonb END,
+                 updated_at = treadle_now()
+WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
+  AND lease_expires >= treadle_now()
+RETURNING id;
+
+-- name: release
+UPDATE tasks t
+SET status = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'pending' END,
+    attempts = CASE WHEN t.cancel_requested THEN t.attempts ELSE t.attempts - 1 END,
+    finished_at = CASE WHEN t.cancel_requested THEN treadle_now() ELSE NULL END,
+    run_after = treadle_now(), lease_token = NULL, lease_expires = NULL, updated_at = treadle_now()
+FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
+WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
+RETURNING t.id;
+
+-- name: expired
+SELECT id, attempts, retry_policy, cancel_requested, lease_token, treadle_now() AS now FROM tasks
+WHERE namespace = %(namespace)s AND status = 'running' AND lease_expires < treadle_now()
+ORDER BY lease_expires
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: expire
+UPDATE tasks
+SET status = %(status)s, error = %(error)s::jsonb, errors = errors || jsonb_build_array(%(error)s::jsonb),
+    run_after = CASE WHEN %(status)s = 'pending' THEN treadle_now() + %(retry_delay)s ELSE run_after END,
+    lease_token = NULL, lease_expires = NULL,
+    finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE treadle_now() END, updated_at = treadle_now()
+WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND lease_expires < treadle_now();
+
+-- name: get
+SELECT * FROM tasks WHERE namespace = %(namespace)s AND id = %(id)s;
+
+-- name: cancel
+WITH pending AS (
+    UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now()
+    WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'pending'
+    RETURNING id
+), running AS (
+    UPDATE tasks SET cancel_requested = true, updated_at = treadle_now()
+    WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'running'
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM pending) + (SELECT count(*) FROM running) AS changed;
+
+-- name: redrive
+UPDATE tasks
+SET status = 'pending', attempts = 0, run_after = treadle_now(), cancel_requested = false, result = NULL,
+    finished_at = NULL, worker_id = NULL, progress = NULL, updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND id = %(id)s AND status IN ('failed', 'cancelled')
+RETURNING id;
