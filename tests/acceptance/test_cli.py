@@ -98,6 +98,11 @@ def test_wait_timeout_exits_with_its_own_status(run: Run) -> None:
     (["ls", "--url", "sqlite:///missing/dir/x.db"], "directory"),
     (["ls", "--url", "mysql://localhost/x"], "unsupported storage URL 'mysql://localhost/x'"),
     (["ls", "--url", "sqlite:///x.db?journal=off"], "unknown SQLite URL option(s): journal"),
+    (["ls", "--url", "postgresql://postgres@127.0.0.1:1/test"],
+     "cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:1/test within 5s"),
+    (["ls", "--url", "postgresql://postgres@127.0.0.1/test?schema=bad-name"], "invalid schema name 'bad-name'"),
+    (["ls", "--url", "postgres://u:secret@127.0.0.1:1/test?pool_max=x"], "invalid PostgreSQL URL option in "
+     "'postgres://u:***@127.0.0.1:1/test?pool_max=x'"),
     (["worker"], "name at least one task module with --tasks"),
     (["worker", "--tasks", "no_such_module_xyz"], "cannot import task module 'no_such_module_xyz'"),
     (["worker", "--tasks", "json"], "module json defines no tasks"),
@@ -130,3 +135,12 @@ def test_demo_runs_the_mixed_batch_to_a_table_of_outcomes(run: Run, tmp_path: Pa
                      "RuntimeError", "demo.storage.upload"):
         assert expected in out, out
     assert time.monotonic() - started < 60
+
+
+def test_the_same_commands_on_postgresql(run: Run, pg_url: str) -> None:
+    task_id = run("submit", "billing.invoice.v1", "--args", '{"order": 9}', "--url", pg_url).stdout.strip()
+    data = json.loads(run("status", task_id, "--json", "--url", pg_url).stdout)
+    assert (data["status"], data["kwargs"]) == ("pending", {"order": 9})
+    assert task_id in run("ls", "--status", "pending", "--url", pg_url).stdout
+    assert run("cancel", task_id, "--url", pg_url).stdout.strip() == f"{task_id} cancelled"
+    assert run("retry", task_id, "--url", pg_url).stdout.strip() == f"{task_id} pending"

@@ -144,21 +144,29 @@ ALL = [add, async_add, flaky, declined, only_connection_errors, stop_code, unser
 Run = Callable[..., Awaitable[Worker]]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, db_url: str) -> str:
+    """The same tests on each backend that workers on several machines could share."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return db_url
+
+
 @pytest.fixture
-async def client(db_url: str) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(db_url) as c:
+async def client(url: str) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(url) as c:
         yield c
 
 
 @pytest.fixture
-async def start_worker(db_url: str) -> AsyncIterator[Run]:
+async def start_worker(url: str) -> AsyncIterator[Run]:
     """Start workers in this loop; they are stopped (gracefully) at the end of the test."""
     running: list[tuple[Worker, asyncio.Task[None]]] = []
 
     async def start(**kw: Any) -> Worker:
         kw.setdefault("tasks", ALL)
         kw.setdefault("settings", FAST)
-        worker = Worker(db_url, **kw)
+        worker = Worker(url, **kw)
         running.append((worker, asyncio.create_task(worker.run())))
         return worker
 
@@ -409,8 +417,8 @@ async def test_wait_with_timeout_raises_and_the_task_lives_on(client: AsyncClien
     assert (await handle.info()).status is TaskStatus.PENDING
 
 
-async def test_graceful_stop_lets_running_tasks_finish(client: AsyncClient, db_url: str) -> None:
-    worker = Worker(db_url, tasks=ALL, settings=FAST)
+async def test_graceful_stop_lets_running_tasks_finish(client: AsyncClient, url: str) -> None:
+    worker = Worker(url, tasks=ALL, settings=FAST)
     runner = asyncio.create_task(worker.run())
     handle = await client.submit_task(sleep_for, [0.5]).submit()
 
@@ -423,8 +431,8 @@ async def test_graceful_stop_lets_running_tasks_finish(client: AsyncClient, db_u
     assert (await handle.info()).status is TaskStatus.SUCCEEDED
 
 
-async def test_stop_after_the_grace_period_releases_running_tasks(client: AsyncClient, db_url: str) -> None:
-    worker = Worker(db_url, tasks=ALL, settings=FAST.with_changes(shutdown_grace_seconds=0.2))
+async def test_stop_after_the_grace_period_releases_running_tasks(client: AsyncClient, url: str) -> None:
+    worker = Worker(url, tasks=ALL, settings=FAST.with_changes(shutdown_grace_seconds=0.2))
     runner = asyncio.create_task(worker.run())
     handle = await client.submit_task(async_forever).submit()
 
@@ -450,8 +458,8 @@ def test_current_context_outside_a_task_is_an_error() -> None:
         current_context()
 
 
-def test_sync_client_works_from_plain_code(db_url: str) -> None:
-    with Client(db_url, tasks=[add]) as client:
+def test_sync_client_works_from_plain_code(url: str) -> None:
+    with Client(url, tasks=[add]) as client:
         handle = client.submit_task("t.add", {"a": 1, "b": 2}).submit()
         assert client.get(handle.id).status is TaskStatus.PENDING
         assert [i.id for i in client.list(status="pending", name="t.*")] == [handle.id]

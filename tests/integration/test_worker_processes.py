@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,56 +14,23 @@ from e2e_tasks import async_record, kill_my_worker, read_ledger, record_task, sl
 
 from treadle import Client, TaskStatus
 
+from .conftest import SpawnWorker, wait_until
+
 pytestmark = pytest.mark.slow
 
 StartWorker = Callable[..., subprocess.Popen[bytes]]
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Path:
-    path = tmp_path / "ledger"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def start_worker(db_url: str, ledger: Path, subprocess_env: dict[str, str],
-                 tmp_path: Path) -> Iterator[StartWorker]:
-    """Start `treadle worker` processes; any still alive at the end are killed."""
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = []
-
-    def start(*extra: str, lease: float = 5, heartbeat: float = 1) -> subprocess.Popen[bytes]:
-        env = dict(subprocess_env, TREADLE_TEST_LEDGER=str(ledger), TREADLE_SWEEP_SECONDS="0.2")
-        log = open(tmp_path / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115 - closed at teardown
-        logs.append(log)
-        cmd = [sys.executable, "-m", "treadle", "worker", "--url", db_url, "--tasks", "e2e_tasks",
-               "--lease-seconds", str(lease), "--heartbeat-seconds", str(heartbeat), *extra]
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-    for log in logs:
-        log.close()
+def start_worker(db_url: str, spawn_worker: SpawnWorker) -> StartWorker:
+    """Workers on this test's SQLite file."""
+    return lambda *extra, **kw: spawn_worker(db_url, *extra, **kw)
 
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     with Client(db_url) as c:
         yield c
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_two_thousand_tasks_over_two_processes_are_each_recorded_once(

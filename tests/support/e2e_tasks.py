@@ -96,3 +96,11 @@ async def async_until_cancelled() -> str:
 def whoami() -> int:
     """The pid of the process that ran the task."""
     return os.getpid()
+
+
+@task(name="e2e.slow_tag", retry=RetryPolicy(max_attempts=5, backoff=FixedBackoff(0)))
+def slow_tag(i: int, seconds: float = 0.005) -> int:
+    """Sleeps a little, then records: long enough for a kill or a restart to land mid-run."""
+    time.sleep(seconds)
+    record(str(i))
+    return i

@@ -37,6 +37,13 @@ UrlOption = Annotated[str | None, typer.Option(
 NamespaceOption = Annotated[str, typer.Option("--namespace", envvar="TREADLE_NAMESPACE", help="Namespace.")]
 
 
+@app.callback()
+def _quiet_libraries() -> None:
+    """Short commands print one line, not library warnings; `worker` configures its own logging."""
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)   # treadle logs its own retries
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
 def resolve_url(url: str | None) -> str:
     """The URL to use: the option, else `$TREADLE_URL`, else the embedded default."""
     return url or os.environ.get("TREADLE_URL") or DEFAULT_URL
@@ -77,7 +84,7 @@ def parse_json(text: str | None, option: str) -> Any:
 
 def configure_logging(level: str) -> None:
     """Log lines on stderr, for the long-running commands."""
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

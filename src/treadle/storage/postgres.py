@@ -109,7 +109,7 @@ class PostgresStorage:
             self._pool_min = int(own.get("pool_min", "1"))
             self._pool_max = int(own.get("pool_max", "10"))
             self._retry_seconds = float(own.get("retry_seconds", "30"))
-            self._connect_timeout = float(own.get("connect_timeout_seconds", "10"))
+            self._connect_timeout = float(own.get("connect_timeout_seconds", "5"))
         except ValueError as exc:
             raise ConfigurationError(f"invalid PostgreSQL URL option in {redact(url)!r}: {exc}") from None
         try:
