@@ -366,8 +366,8 @@ class TaskHandle:
 class Client:
     """The synchronous client: the same methods as `AsyncClient`, for scripts and sync web apps.
 
-    It runs an `AsyncClient` on a private event loop thread; use it as a context manager or
-    call `close()`.
+    It runs an `AsyncClient` on an event loop of the calling thread (see `treadle.portal`); use it as a
+    context manager or call `close()`.
     """
 
     def __init__(self, url: str | Storage = DEFAULT_URL, *, namespace: str = DEFAULT_NAMESPACE,

@@ -406,3 +406,48 @@ async def test_wait_for_change_times_out_quietly(storage: Storage) -> None:
     await settle(storage)
     token = storage.change_token()
     assert await storage.wait_for_change(token, 0.05) == token
+
+
+async def test_a_retry_is_not_scheduled_once_cancellation_was_requested(storage: Storage) -> None:
+    # Given a running task whose cancellation was requested
+    await storage.enqueue([new_task()])
+    [c] = await claim(storage)
+    await storage.cancel(NS, c.id)
+    # When its attempt fails with retries left (before the worker saw the request)
+    assert await storage.finish([Failed(lease=c.lease, error=boom(), retry_delay=0.0)]) == [True]
+    # Then it ends cancelled instead of running again
+    info = await storage.get(NS, c.id)
+    assert info is not None and info.status is TaskStatus.CANCELLED and info.finished_at is not None
+    assert await claim(storage) == []
+
+
+async def test_release_of_an_expired_lease_is_refused(storage: Storage, clock: FrozenClock) -> None:
+    await storage.enqueue([new_task()])
+    [c] = await claim(storage, lease=5)
+    clock.advance(6)
+    assert await storage.release([c.lease]) == 0
+    info = await storage.get(NS, c.id)
+    assert info is not None and info.attempts == 1
+
+
+async def test_submitting_the_same_id_twice_stores_one_task(storage: Storage) -> None:
+    task = new_task()
+    first = await storage.enqueue([task])
+    again = await storage.enqueue([task, task])
+    assert [(e.task_id, e.created) for e in first + again] == [(task.id, True), (task.id, False), (task.id, False)]
+    assert len(await storage.list(NS, TaskQuery())) == 1
+
+
+async def test_progress_data_reads_back_as_json(storage: Storage) -> None:
+    await storage.enqueue([new_task()])
+    [c] = await claim(storage)
+    assert await storage.set_progress(c.lease, Progress(percent=1, data={"pair": (1, 2), "n": 3}))
+    info = await storage.get(NS, c.id)
+    assert info is not None and info.progress is not None and info.progress.data == {"pair": [1, 2], "n": 3}
+
+
+async def test_a_closed_storage_can_be_opened_again(storage: Storage) -> None:
+    await storage.enqueue([task := new_task()])
+    await storage.close()
+    await storage.open()
+    assert (await storage.get(NS, task.id)) is not None

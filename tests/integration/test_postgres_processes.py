@@ -104,7 +104,8 @@ def _pg_ctl(action: str) -> None:
 def test_postgres_restart_mid_run_loses_nothing(client: Client, pg_url: str, spawn_worker: SpawnWorker,
                                                 ledger: Path, subprocess_env: dict[str, str]) -> None:
     # Given two workers draining slow tasks while a submitter adds more
-    client.submit_many([client.submit_task(slow_tag, {"i": i, "seconds": 0.02}) for i in range(1000)])
+    # (1,000 tasks of 50 ms over 16 slots take about 3 s: the restart lands in the middle)
+    client.submit_many([client.submit_task(slow_tag, {"i": i, "seconds": 0.05}) for i in range(1000)])
     workers = [spawn_worker(pg_url, "--concurrency", "8", lease=10, heartbeat=2) for _ in range(2)]
     wait_until(lambda: len(read_ledger(ledger)) > 100, 60, "the run to be under way")
     sub = submitters(pg_url, subprocess_env, 1000, 1, batch=10, first=1000)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -209,12 +210,13 @@ async def test_pydantic_parameters_are_built_from_json(client: AsyncClient, star
 
 async def test_retries_with_backoff_until_success(client: AsyncClient, start_worker: Run) -> None:
     await start_worker()
-    result = await (await client.submit_task(flaky, ["k1"]).submit()).wait(10)
+    key = uuid.uuid4().hex
+    result = await (await client.submit_task(flaky, [key]).submit()).wait(10)
     assert result.success and result.value == "third time lucky" and result.attempts == 3
     assert [e.error_type for e in result.errors] == ["ConnectionError", "ConnectionError"]
     assert [e.attempt for e in result.errors] == [1, 2]
     assert "ConnectionError: attempt 1 failed" in (result.errors[0].traceback or "")
-    assert calls["k1"] == 3
+    assert calls[key] == 3
 
 
 async def test_non_retryable_error_fails_at_once_with_its_fields(client: AsyncClient, start_worker: Run) -> None:

@@ -62,8 +62,8 @@ def child_main(conn: Connection, spec: ChildSpec) -> None:
         with lock:
             conn.send(message)
 
-    reporter = Reporter(heartbeat=lambda _tid, seconds: send(("heartbeat", seconds)),
-                        progress=lambda _tid, p: send(("progress", p.to_dict())))
+    reporter = Reporter(heartbeat=lambda _ctx, seconds: send(("heartbeat", seconds)),
+                        progress=lambda _ctx, p: send(("progress", p.to_dict())))
     ctx = TaskContext(reporter=reporter, **spec.context)
 
     def listen() -> None:

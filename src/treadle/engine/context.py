@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core import serde
 from ..core.records import ClaimedTask, Progress
 from ..errors import TreadleError
 
@@ -23,8 +24,8 @@ _current: ContextVar[TaskContext | None] = ContextVar("treadle_task_context", de
 class Reporter:
     """Where a context sends heartbeats and progress (the worker, or a pipe to it)."""
 
-    heartbeat: Callable[[str, float | None], None]
-    progress: Callable[[str, Progress], None]
+    heartbeat: Callable[[TaskContext, float | None], None]
+    progress: Callable[[TaskContext, Progress], None]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -44,6 +45,7 @@ class TaskContext:
     reporter: Reporter
     cancel_event: threading.Event = field(default_factory=threading.Event)
     lease_lost: bool = False
+    lease_token: str = field(default="", repr=False)
 
     @classmethod
     def for_claim(cls, claimed: ClaimedTask, worker_id: str, reporter: Reporter) -> TaskContext:
@@ -51,7 +53,7 @@ class TaskContext:
         return cls(task_id=claimed.id, name=claimed.name, namespace=claimed.namespace, attempt=claimed.attempt,
                    max_attempts=claimed.max_attempts, args=claimed.args, kwargs=claimed.kwargs,
                    metadata=claimed.metadata, timeout_seconds=claimed.timeout_seconds, worker_id=worker_id,
-                   reporter=reporter)
+                   reporter=reporter, lease_token=claimed.lease.token)
 
     @property
     def input(self) -> Any:
@@ -66,11 +68,15 @@ class TaskContext:
         The worker already heartbeats while the task runs; call this before a step that may
         block longer than the lease, e.g. `ctx.heartbeat(600)`.
         """
-        self.reporter.heartbeat(self.task_id, extend_seconds)
+        self.reporter.heartbeat(self, extend_seconds)
 
     def progress(self, percent: float | None = None, message: str | None = None, data: Any = None) -> None:
-        """Report progress (0-100), visible to clients while the task runs."""
-        self.reporter.progress(self.task_id, Progress(percent=percent, message=message, data=data))
+        """Report progress (0-100), visible to clients while the task runs.
+
+        `data` must be JSON-serialisable; anything else raises `SerializationError` here, in the task.
+        """
+        progress = Progress(percent=percent, message=message, data=serde.to_jsonable(data, what="progress data"))
+        self.reporter.progress(self, progress)
 
     def is_cancelled(self) -> bool:
         """True once cancellation was requested or the lease was lost: stop soon, the result will not count."""

@@ -92,7 +92,13 @@ class Executor:
             raise ConfigurationError(f"mode must be 'thread' or 'process', got {mode!r}")
         self.mode = mode
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="treadle-task")
+        self._stuck: set[asyncio.Future[str]] = set()
         self._mp: Any = multiprocessing.get_context(start_method or "spawn") if mode == "process" else None
+
+    @property
+    def stuck(self) -> int:
+        """Threads still running attempts that timed out: they hold a pool slot until they return."""
+        return len(self._stuck)
 
     def close(self) -> None:
         """Stop the thread pool without waiting for stuck threads."""
@@ -131,11 +137,18 @@ class Executor:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, _call_sync, target, ctx)
         try:
-            return AttemptSucceeded(await asyncio.wait_for(future, ctx.timeout_seconds))
+            return AttemptSucceeded(await asyncio.wait_for(asyncio.shield(future), ctx.timeout_seconds))
         except TimeoutError:
             ctx.cancel()
+            self._stuck.add(future)
+            future.add_done_callback(self._forget)
             assert ctx.timeout_seconds is not None
             return _timeout_error(ctx.timeout_seconds, ctx.attempt)
+
+    def _forget(self, future: asyncio.Future[str]) -> None:
+        self._stuck.discard(future)
+        if not future.cancelled():
+            future.exception()       # retrieved: the attempt was already recorded as timed out
 
     async def _run_process(self, target: Target, execution: Execution) -> AttemptResult:
         assert self._mp is not None
@@ -204,9 +217,9 @@ class Executor:
         if kind == "error":
             return AttemptFailed(ErrorInfo.from_dict(data | {"attempt": ctx.attempt}))
         if kind == "progress":
-            ctx.reporter.progress(ctx.task_id, progress_from(data))
+            ctx.reporter.progress(ctx, progress_from(data))
         elif kind == "heartbeat":
-            ctx.reporter.heartbeat(ctx.task_id, data)
+            ctx.reporter.heartbeat(ctx, data)
         elif kind == "exit":
             process.join(1)
             if ctx.is_cancelled():

@@ -15,14 +15,14 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.attempt import AttemptFailed, AttemptResult, outcome_of
 from ..core.clock import Clock, SystemClock
 from ..core.ids import new_token
-from ..core.records import DEFAULT_NAMESPACE, ClaimedTask, ErrorInfo, Outcome, Progress
+from ..core.records import DEFAULT_NAMESPACE, ClaimBatch, ClaimedTask, ErrorInfo, Outcome, Progress, Succeeded
 from ..core.registry import Registry
 from ..core.routing import Pattern, matches_any, parse_patterns
 from ..core.task import TaskLike
@@ -177,11 +177,12 @@ class Worker:
             try:
                 result = await self.tick()
                 failures = 0
-            except StorageError as exc:
+            except Exception as exc:   # keep serving: a dead loop would orphan every running task
                 failures += 1
                 delay = min(5.0, 0.1 * 2 ** failures)
-                logger.error("storage error, retrying in %.1fs: %s", delay, exc,
-                             extra={"event": "worker_storage_error", "worker_id": self.worker_id})
+                logger.error("worker step failed, retrying in %.1fs: %s", delay, exc,
+                             exc_info=not isinstance(exc, StorageError),
+                             extra={"event": "worker_step_failed", "worker_id": self.worker_id})
                 await self._sleep(delay)
                 continue
             if result.claimed and result.claimed == result.asked:
@@ -194,12 +195,21 @@ class Worker:
         """One step: record outcomes and progress, sweep, heartbeat, then claim into free slots."""
         now = time.monotonic() if now is None else now
         await self._maintain(now)
-        free = 0 if self._stopping else self.concurrency - len(self._running)
-        flushed, batch = await asyncio.gather(self._flush(), self._claim(free))
-        for claimed in batch.tasks if batch else ():
-            self._start(claimed, now)
+        free = 0 if self._stopping else self._free_slots()
+        flushed, batch = await asyncio.gather(self._flush(), self._claim(free), return_exceptions=True)
+        if isinstance(batch, ClaimBatch):      # start what was claimed even if the flush failed
+            for claimed in batch.tasks:
+                self._start(claimed, now)
+        for failure in (flushed, batch):
+            if isinstance(failure, BaseException):
+                raise failure
+        assert isinstance(flushed, int) and (batch is None or isinstance(batch, ClaimBatch))
         return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed,
                           next_due=batch.next_due if batch else None, asked=free)
+
+    def _free_slots(self) -> int:
+        # A timed-out thread that has not returned still occupies a thread of the pool.
+        return self.concurrency - len(self._running) - self._executor.stuck
 
     async def _maintain(self, now: float) -> None:
         s = self.settings
@@ -217,7 +227,7 @@ class Worker:
             self._timers["leases"] = now + s.cancel_check_seconds
             await self._check_leases(extend=False)
 
-    async def _claim(self, free: int) -> Any:
+    async def _claim(self, free: int) -> ClaimBatch | None:
         if free <= 0:
             return None
         return await self.storage.claim(namespace=self.namespace, worker_id=self.worker_id,
@@ -228,7 +238,7 @@ class Worker:
         ctx = TaskContext.for_claim(claimed, self.worker_id, self._reporter)
         execution = Execution(ctx)
         task = asyncio.get_running_loop().create_task(self._execute(claimed, execution))
-        self._running[claimed.id] = _Running(claimed, execution, task)
+        self._running[claimed.lease.token] = _Running(claimed, execution, task)
         if len(self._running) == 1:   # the first running task starts the heartbeat clock
             self._timers["heartbeat"] = now + self.settings.heartbeat_seconds
             self._timers["leases"] = now + self.settings.cancel_check_seconds
@@ -243,9 +253,9 @@ class Worker:
             else:
                 result = await self._executor.run(target, execution)
         except asyncio.CancelledError:
-            self._running.pop(claimed.id, None)
+            self._running.pop(claimed.lease.token, None)
             raise
-        running = self._running.pop(claimed.id, None)
+        running = self._running.pop(claimed.lease.token, None)
         cancel = running.cancel_requested if running else False
         self._outbox.append(outcome_of(claimed, result, cancel_requested=cancel, now=self.clock.now()))
         if self._wakeup is not None:
@@ -258,18 +268,18 @@ class Worker:
         calls: list[Any] = []
         if outcomes:
             calls.append(self.storage.finish(outcomes))
-        for task_id, p in progress.items():
-            if task_id in self._running:
-                calls.append(self.storage.set_progress(self._running[task_id].claimed.lease, p))
-        for task_id, seconds in extend.items():
-            if task_id in self._running:
-                calls.append(self.storage.renew([self._running[task_id].claimed.lease],
+        for token, p in progress.items():
+            if token in self._running:
+                calls.append(self.storage.set_progress(self._running[token].claimed.lease, p))
+        for token, seconds in extend.items():
+            if token in self._running:
+                calls.append(self.storage.renew([self._running[token].claimed.lease],
                                                 seconds or self.settings.lease_seconds))
         if not calls:
             return 0
         try:
             results = await asyncio.gather(*calls)
-        except StorageError:
+        except Exception:
             self._outbox = outcomes + self._outbox   # keep them; the lease decides later whether they count
             raise
         if outcomes:
@@ -300,13 +310,13 @@ class Worker:
 
     # ---------------------------------------------------------------- reports from running tasks
 
-    def _report_progress(self, task_id: str, progress: Progress) -> None:
+    def _report_progress(self, ctx: TaskContext, progress: Progress) -> None:
         stamped = Progress(percent=progress.percent, message=progress.message, data=progress.data,
                            at=progress.at or self.clock.now())
-        self._call_in_loop(self._progress.__setitem__, task_id, stamped)
+        self._call_in_loop(self._progress.__setitem__, ctx.lease_token, stamped)
 
-    def _report_heartbeat(self, task_id: str, seconds: float | None) -> None:
-        self._call_in_loop(self._extend.__setitem__, task_id, seconds)
+    def _report_heartbeat(self, ctx: TaskContext, seconds: float | None) -> None:
+        self._call_in_loop(self._extend.__setitem__, ctx.lease_token, seconds)
 
     def _call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         def apply() -> None:
@@ -325,14 +335,15 @@ class Worker:
         timeout = self.settings.poll_seconds
         if next_due is not None:
             timeout = min(timeout, max(0.0, next_due - self.clock.now()))
+        now = time.monotonic()
+        timeout = min(timeout, max(0.0, self._timers["sweep"] - now))
         if self._running:
-            now = time.monotonic()
             timeout = min(timeout, max(0.0, min(self._timers["heartbeat"], self._timers["leases"]) - now))
         if self._wakeup.is_set():
             self._wakeup.clear()
             return
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wakeup.wait())]
-        if len(self._running) < self.concurrency:
+        if self._free_slots() > 0:
             waits.append(asyncio.ensure_future(self.storage.wait_for_change(token, timeout)))
         try:
             await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -353,25 +364,39 @@ class Worker:
             logger.info("stopping: waiting up to %.0fs for %d running task(s)", self.settings.shutdown_grace_seconds,
                         len(self._running), extra={"event": "worker_draining", "worker_id": self.worker_id})
         while self._running and not self._hurry and time.monotonic() < deadline:
-            with contextlib.suppress(StorageError):
-                await self._flush()
-                await self._maintain(time.monotonic())
+            await self._shutdown_step(self._flush(), self._maintain(time.monotonic()))
             await self._sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-        with contextlib.suppress(StorageError):
-            await self._flush()
-            await self._release_running()
-            await self._flush()
+        await self._shutdown_step(self._release_running())
+        await self._shutdown_step(self._flush())
+
+    async def _shutdown_step(self, *steps: Awaitable[Any]) -> None:
+        for step in steps:
+            try:
+                await step
+            except Exception as exc:
+                logger.error("shutdown step failed: %s", exc, exc_info=not isinstance(exc, StorageError),
+                             extra={"event": "worker_shutdown_error", "worker_id": self.worker_id})
 
     async def _release_running(self) -> None:
+        """Stop what still runs after the grace period and hand it back to other workers.
+
+        Attempts are interrupted first and given a moment to stop, so that a released task is
+        not still running here when another worker picks it up. What finished meanwhile keeps
+        its outcome; what was only stopped by the interruption is released, the attempt not counted.
+        """
         if not self._running:
             return
         items = list(self._running.values())
-        released = await self.storage.release([r.claimed.lease for r in items])
-        logger.warning("released %d unfinished task(s) at shutdown", released,
-                       extra={"event": "tasks_released", "count": released, "worker_id": self.worker_id})
         for item in items:
             item.execution.interrupt()
         _, stuck = await asyncio.wait([r.task for r in items], timeout=2.0)
         self.abandoned = len(stuck)
-        gone = {r.claimed.id for r in items}
-        self._outbox = [o for o in self._outbox if o.lease.task_id not in gone]
+        # Whatever an interrupted attempt ended with (other than success) came from our interruption.
+        ours = {r.claimed.lease.token for r in items if not r.cancel_requested}
+        give_back = [o.lease for o in self._outbox if o.lease.token in ours and not isinstance(o, Succeeded)]
+        returned = {lease.token for lease in give_back}
+        self._outbox = [o for o in self._outbox if o.lease.token not in returned]
+        give_back += [r.claimed.lease for r in items if r.task in stuck]
+        released = await self.storage.release(give_back) if give_back else 0
+        logger.warning("released %d unfinished task(s) at shutdown", released,
+                       extra={"event": "tasks_released", "count": released, "worker_id": self.worker_id})

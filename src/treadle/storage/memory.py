@@ -107,6 +107,9 @@ class MemoryStorage:
         with self._lock:
             for t in tasks:
                 key = (t.namespace, t.idempotency_key) if t.idempotency_key else None
+                if t.id in self._rows:
+                    out.append(Enqueued(t.id, False))
+                    continue
                 if key and key in self._keys:
                     out.append(Enqueued(self._keys[key], False))
                     continue
@@ -182,10 +185,12 @@ class MemoryStorage:
         if isinstance(outcome, Succeeded):
             row.status, row.result = TaskStatus.SUCCEEDED, serde.loads(outcome.result_json)
         elif isinstance(outcome, Failed):
-            retry = outcome.retry_delay is not None
-            row.status = TaskStatus.PENDING if retry else TaskStatus.FAILED
-            if outcome.retry_delay is not None:
-                row.run_after = now + outcome.retry_delay
+            if outcome.retry_delay is None:
+                row.status = TaskStatus.FAILED
+            elif row.cancel_requested:       # no retry once cancellation was asked for
+                row.status = TaskStatus.CANCELLED
+            else:
+                row.status, row.run_after = TaskStatus.PENDING, now + outcome.retry_delay
             self._record_error(row, outcome.error)
         else:
             assert isinstance(outcome, Cancelled)
@@ -209,12 +214,12 @@ class MemoryStorage:
     async def set_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         """Record progress where the lease is held."""
         now = self.clock.now()
-        serde.dumps(progress.data, what="progress")
+        data = serde.to_jsonable(progress.data, what="progress")
         with self._lock:
             row = self._rows.get(lease.task_id)
             if row is None or not row.holds(lease, now):
                 return False
-            row.progress = replace(progress, data=copy.deepcopy(progress.data), at=progress.at or now)
+            row.progress = replace(progress, data=data, at=progress.at or now)
             row.updated_at = now
         self._changed()
         return True
@@ -226,8 +231,7 @@ class MemoryStorage:
         with self._lock:
             for lease in leases:
                 row = self._rows.get(lease.task_id)
-                if row is None or row.status is not TaskStatus.RUNNING or row.lease_token != lease.token \
-                        or row.attempts != lease.attempt:
+                if row is None or not row.holds(lease, now):
                     continue
                 if row.cancel_requested:
                     row.status = TaskStatus.CANCELLED

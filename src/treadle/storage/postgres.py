@@ -230,7 +230,7 @@ class PostgresStorage:
                         continue
                     existing = await (await conn.execute(Q["existing_task"], p)).fetchone()
                     assert existing is not None
-                    out.append(Enqueued(existing["id"], existing["id"] == p["id"]))
+                    out.append(Enqueued(existing["id"], False))
                 await self._notify(conn)
             return out
 

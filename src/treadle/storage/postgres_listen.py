@@ -41,31 +41,35 @@ class PgListener:
                 self._thread.start()
 
     def close(self) -> None:
-        """Stop listening."""
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Stop listening (a later `ensure_started` starts again)."""
+        with self._lock:
+            thread, stopped = self._thread, self._stopped
+            self._thread, self._stopped = None, threading.Event()
+        stopped.set()
+        if thread is not None:
+            thread.join(timeout=5)
 
     def _run(self) -> None:
+        stopped = self._stopped
         pause = 0.1
-        while not self._stopped.is_set():
+        while not stopped.is_set():
             try:
-                self._listen()
+                self._listen(stopped)
                 pause = 0.1
             except psycopg.Error as exc:
                 self.listening.clear()
                 logger.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, pause,
                                extra={"event": "listen_reconnect"})
-                self._stopped.wait(pause)
+                stopped.wait(pause)
                 pause = min(pause * 2, 5.0)
 
-    def _listen(self) -> None:
+    def _listen(self, stopped: threading.Event) -> None:
         with psycopg.connect(self._conninfo, autocommit=True, **self._kwargs) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
             self.listening.set()
             self._counter.bump()            # whatever happened while we were not listening
-            while not self._stopped.is_set():
+            while not stopped.is_set():
                 for _ in conn.notifies(timeout=0.5):
                     self._counter.bump()
-                    if self._stopped.is_set():
+                    if stopped.is_set():
                         break

@@ -1,7 +1,7 @@
 """The embedded default backend: one SQLite file in WAL mode, shared safely by many processes.
 
-Writes are serialised by SQLite's write lock (`BEGIN IMMEDIATE`) and grouped per process by
-`SqliteThread`, so concurrent completions and submissions share one durable commit. Time is
+Writes are serialised by SQLite's write lock (`BEGIN IMMEDIATE`) and grouped per event loop by
+`SqliteRunner`, so concurrent completions and submissions share one durable commit. Time is
 the storage clock (all processes sharing a file share a machine, hence a clock).
 """
 
@@ -134,6 +134,8 @@ class SqliteStorage:
         """Open the file (creating it) and bring the schema up to date."""
         if self._opened:
             return
+        self._runner.reopen()
+        self._watcher.reopen()
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
             raise ConfigurationError(f"cannot open SQLite database {self.path!r}: "
@@ -164,8 +166,8 @@ class SqliteStorage:
                 if cur.rowcount == 1:
                     out.append(Enqueued(t.id, True))
                 else:
-                    row = conn.execute(Q["id_by_idempotency_key"], {
-                        "namespace": t.namespace, "idempotency_key": t.idempotency_key}).fetchone()
+                    row = conn.execute(Q["existing_task"], {
+                        "id": t.id, "namespace": t.namespace, "idempotency_key": t.idempotency_key}).fetchone()
                     out.append(Enqueued(row["id"], False))
             return out
 
@@ -263,8 +265,12 @@ class SqliteStorage:
         """Retry, fail or cancel running tasks whose lease expired."""
         now = self.clock.now()
 
+        params = {"namespace": namespace, "now": now, "limit": limit}
+        if await self._call(lambda conn: conn.execute(Q["any_expired"], params).fetchone() is None, write=False):
+            return 0     # the common case: reading first keeps the write lock free
+
         def op(conn: sqlite3.Connection) -> int:
-            rows = conn.execute(Q["expired"], {"namespace": namespace, "now": now, "limit": limit}).fetchall()
+            rows = conn.execute(Q["expired"], params).fetchall()
             done = 0
             for row in rows:
                 decision = after_lease_expired(serde.loads(row["retry_policy"]), row["attempts"],

@@ -94,6 +94,13 @@ class SqliteRunner:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=0)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database {self._path!r}: {exc}") from exc
+        try:
+            return self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _configure(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         deadline = time.monotonic() + self._busy_timeout
         for pragma in ("journal_mode = WAL", f"synchronous = {self._synchronous}", "foreign_keys = ON"):
@@ -108,11 +115,15 @@ class SqliteRunner:
             try:
                 conn.execute(f"PRAGMA {pragma}")
                 return
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:   # not a database, locked for too long, read-only...
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise StorageError(f"cannot open SQLite database: {exc}") from exc
                 time.sleep(pause)
                 pause = min(pause * 2, 0.05)
+
+    def reopen(self) -> None:
+        """Allow connections again after `close()`."""
+        self._closed = False
 
     def close(self) -> None:
         """Close every connection this runner opened."""
@@ -152,7 +163,9 @@ class SqliteRunner:
         """
         state = self._state()
         loop = asyncio.get_running_loop()
-        state.loop = loop
+        if state.loop is not loop:      # a previous loop of this thread closed with writes queued
+            self._fail_all(state.pending, StorageError("the event loop that queued this write has closed"))
+            state.pending, state.scheduled, state.loop = [], False, loop
         future: asyncio.Future[T] = loop.create_future()
         state.pending.append(_Write(fn, durable, time.monotonic() + self._busy_timeout, future))
         if not state.scheduled:
@@ -168,11 +181,11 @@ class SqliteRunner:
             return
         try:
             self._begin(state, any(w.durable for w in writes))
-        except sqlite3.OperationalError as exc:
+        except Exception as exc:
             if _is_busy(exc):
                 self._retry_later(state, writes, exc)
-                return
-            self._fail_all(writes, exc)
+            else:
+                self._fail_all(writes, exc)
             return
         state.pause = 0.001
         self._run_transaction(state, writes)
@@ -190,8 +203,13 @@ class SqliteRunner:
         self._fail_all(expired, exc)
         state.pending = [w for w in writes if now <= w.deadline] + state.pending
         if state.pending and not state.scheduled and state.loop is not None:
+            try:
+                state.loop.call_later(state.pause, self._flush, state)
+            except RuntimeError as closed:   # the loop is gone: nobody can await these writes any more
+                self._fail_all(state.pending, closed)
+                state.pending = []
+                return
             state.scheduled = True
-            state.loop.call_later(state.pause, self._flush, state)
             state.pause = min(state.pause * 2, 0.02)
 
     @staticmethod
@@ -211,9 +229,12 @@ class SqliteRunner:
                 conn.execute("ROLLBACK")
             else:
                 conn.execute("COMMIT")
-        except BaseException as exc:
+        except Exception as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    logger.warning("rollback failed", exc_info=True)
             if _is_busy(exc):
                 self._retry_later(state, writes, exc)
             else:

@@ -47,6 +47,7 @@ class ChangeWatcher:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._fd_lock = threading.Lock()
 
     @property
     def version(self) -> int:
@@ -61,9 +62,10 @@ class ChangeWatcher:
         """Called after this process committed a change: wake local waiters and signal the others."""
         self._counter.bump()
         try:
-            if self._signal_fd is None:
-                self._signal_fd = os.open(self._signal_path, os.O_WRONLY | os.O_CREAT, 0o644)
-            os.pwrite(self._signal_fd, b"1", 0)
+            with self._fd_lock:
+                if self._signal_fd is None:
+                    self._signal_fd = os.open(self._signal_path, os.O_WRONLY | os.O_CREAT, 0o644)
+                os.pwrite(self._signal_fd, b"1", 0)
         except OSError:   # a read-only folder: others fall back to their periodic check
             logger.debug("cannot signal %s", self._signal_path, exc_info=True)
 
@@ -78,19 +80,28 @@ class ChangeWatcher:
                 self._thread.start()
         self._wanted.set()
 
+    def reopen(self) -> None:
+        """Allow the watcher to run again after `close()`."""
+        with self._start_lock:
+            self._stopped = False
+            self._thread = None
+            self._wanted.clear()
+
     def close(self) -> None:
         """Stop the watcher thread and close the signal file."""
         self._stopped = True
         self._wanted.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        if self._signal_fd is not None:
-            os.close(self._signal_fd)
-            self._signal_fd = None
+        with self._fd_lock:
+            if self._signal_fd is not None:
+                os.close(self._signal_fd)
+                self._signal_fd = None
 
     def _run(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         notifier = self._inotify()
+        self.bump()   # a change may have slipped in before the watch existed: let waiters look once
         try:
             last = _data_version(conn)
             while not self._stopped:

@@ -67,12 +67,15 @@ WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.att
 RETURNING t.id;
 
 -- name: fail
+-- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
 UPDATE tasks
-SET status = %(status)s, error = coalesce(%(error)s::jsonb, error),
+SET status = CASE WHEN cancel_requested AND %(status)s = 'pending' THEN 'cancelled' ELSE %(status)s END,
+    error = coalesce(%(error)s::jsonb, error),
     errors = CASE WHEN %(error)s::jsonb IS NULL THEN errors ELSE errors || jsonb_build_array(%(error)s::jsonb) END,
     run_after = CASE WHEN %(status)s = 'pending' THEN treadle_now() + %(retry_delay)s ELSE run_after END,
     lease_token = NULL, lease_expires = NULL,
-    finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE treadle_now() END, updated_at = treadle_now()
+    finished_at = CASE WHEN %(status)s = 'pending' AND NOT cancel_requested THEN NULL ELSE treadle_now() END,
+    updated_at = treadle_now()
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
   AND lease_expires >= treadle_now()
 RETURNING id;
@@ -94,6 +97,7 @@ SET status = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'pending' END,
     run_after = treadle_now(), lease_token = NULL, lease_expires = NULL, updated_at = treadle_now()
 FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
 WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
+  AND t.lease_expires >= treadle_now()
 RETURNING t.id;
 
 -- name: expired

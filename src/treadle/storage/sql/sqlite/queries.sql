@@ -6,10 +6,14 @@ INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_afte
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at)
 VALUES (:id, :namespace, :name, 'pending', :args, :kwargs, :priority, :run_after, :max_attempts,
         :retry_policy, :timeout_seconds, :idempotency_key, :metadata, :now, :now)
-ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+ON CONFLICT DO NOTHING;
 
--- name: id_by_idempotency_key
-SELECT id FROM tasks WHERE namespace = :namespace AND idempotency_key = :idempotency_key;
+-- name: existing_task
+-- The task a conflicting insert met: the same id (a retried submission) or the same idempotency key.
+SELECT id FROM tasks
+WHERE id = :id OR (namespace = :namespace AND idempotency_key = :idempotency_key)
+ORDER BY id = :id DESC
+LIMIT 1;
 
 -- name: claim
 UPDATE tasks
@@ -53,12 +57,15 @@ WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :a
   AND lease_expires >= :now;
 
 -- name: fail
+-- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
 UPDATE tasks
-SET status = :status, error = coalesce(:error, error),
+SET status = CASE WHEN cancel_requested AND :status = 'pending' THEN 'cancelled' ELSE :status END,
+    error = coalesce(:error, error),
     errors = CASE WHEN :error IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(:error)) END,
     run_after = CASE WHEN :status = 'pending' THEN :now + :retry_delay ELSE run_after END,
     lease_token = NULL, lease_expires = NULL,
-    finished_at = CASE WHEN :status = 'pending' THEN NULL ELSE :now END, updated_at = :now
+    finished_at = CASE WHEN :status = 'pending' AND NOT cancel_requested THEN NULL ELSE :now END,
+    updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now;
 
@@ -73,7 +80,11 @@ SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END,
     attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
     finished_at = CASE WHEN cancel_requested THEN :now ELSE NULL END,
     run_after = :now, lease_token = NULL, lease_expires = NULL, updated_at = :now
-WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt;
+WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
+  AND lease_expires >= :now;
+
+-- name: any_expired
+SELECT 1 FROM tasks WHERE namespace = :namespace AND status = 'running' AND lease_expires < :now LIMIT 1;
 
 -- name: expired
 SELECT id, attempts, retry_policy, cancel_requested, lease_token FROM tasks
