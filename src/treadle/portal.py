@@ -1,8 +1,10 @@
 """The one bridge from synchronous code to treadle's async core.
 
-Each calling thread gets a private event loop and runs coroutines on it directly, with no thread
-hop. A caller whose thread already runs an event loop (sync code called from async code) cannot
-nest loops, so its calls go to a loop on a background thread instead.
+The thread that created the portal (usually the only one using a `Client`) gets an event loop
+of its own and runs coroutines on it directly, with no thread hop. Every other thread, and any
+caller whose thread already runs an event loop (sync code called from async code, which cannot
+nest loops), goes through one loop on a background thread. So a portal holds at most two loops,
+however many threads use it.
 """
 
 from __future__ import annotations
@@ -15,33 +17,32 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class Portal:
     """Runs coroutines for synchronous callers and returns their results."""
 
     def __init__(self, name: str = "treadle-portal") -> None:
         self._name = name
-        self._local = threading.local()
-        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._owner = threading.get_ident()
+        self._own: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._background: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` to completion and return its result (or raise its exception)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return self._own_loop().run_until_complete(coro)
+        if threading.get_ident() == self._owner and not _loop_running_here():
+            if self._own is None or self._own.is_closed():
+                self._own = asyncio.new_event_loop()
+            return self._own.run_until_complete(coro)
         return asyncio.run_coroutine_threadsafe(coro, self._background_loop()).result()
-
-    def _own_loop(self) -> asyncio.AbstractEventLoop:
-        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = asyncio.new_event_loop()
-            self._local.loop = loop
-            with self._lock:
-                self._loops.append(loop)
-        return loop
 
     def _background_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -52,14 +53,13 @@ class Portal:
             return self._background
 
     def close(self) -> None:
-        """Close every loop this portal created."""
-        if self._background is not None and self._thread is not None:
-            self._background.call_soon_threadsafe(self._background.stop)
-            self._thread.join(timeout=10)
-            self._background.close()
-            self._background = None
+        """Stop the background loop and close both loops."""
         with self._lock:
-            loops, self._loops = self._loops, []
-        for loop in loops:
-            if not loop.is_running():
-                loop.close()
+            background, thread, self._background, self._thread = self._background, self._thread, None, None
+        if background is not None and thread is not None:
+            background.call_soon_threadsafe(background.stop)
+            thread.join(timeout=10)
+            background.close()
+        if self._own is not None and not self._own.is_running():
+            self._own.close()
+            self._own = None

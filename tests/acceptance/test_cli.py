@@ -144,3 +144,8 @@ def test_the_same_commands_on_postgresql(run: Run, pg_url: str) -> None:
     assert task_id in run("ls", "--status", "pending", "--url", pg_url).stdout
     assert run("cancel", task_id, "--url", pg_url).stdout.strip() == f"{task_id} cancelled"
     assert run("retry", task_id, "--url", pg_url).stdout.strip() == f"{task_id} pending"
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_line(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("these are my notes, not a database\n" * 100)
+    assert "file is not a database" in one_error_line(run("ls", "--db", "notes.db"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -118,6 +119,17 @@ def context_info() -> dict[str, Any]:
             "metadata": ctx.metadata}
 
 
+@task(name="t.bad_progress")
+def bad_progress() -> str:
+    current_context().progress(50, "half", data=object())
+    return "unreachable"
+
+
+@task(name="t.stubborn", timeout=0.2, retries=0)
+def stubborn(seconds: float) -> None:
+    time.sleep(seconds)          # ignores is_cancelled(): the thread outlives its timeout
+
+
 class Point(BaseModel):
     x: int
     y: int
@@ -140,7 +152,7 @@ class Greet(Task):
 
 
 ALL = [add, async_add, flaky, declined, only_connection_errors, stop_code, unserialisable, slow_async, slow_sync,
-       cooperative, async_forever, sleep_for, context_info, model_arg, Greet]
+       cooperative, async_forever, sleep_for, context_info, model_arg, Greet, bad_progress, stubborn]
 
 Run = Callable[..., Awaitable[Worker]]
 
@@ -493,3 +505,64 @@ async def test_process_mode_runs_each_task_in_its_own_process(client: AsyncClien
     assert progress is not None and progress.message == "half way"
     await handle.cancel()
     assert (await handle.wait(30)).status is TaskStatus.CANCELLED
+
+
+async def test_progress_data_that_is_not_json_fails_the_task_not_the_worker(client: AsyncClient,
+                                                                             start_worker: Run) -> None:
+    await start_worker()
+    result = await (await client.submit_task(bad_progress).submit()).wait(10)
+    assert result.status is TaskStatus.FAILED and result.error is not None
+    assert result.error.error_type == "SerializationError" and "progress data" in result.error.message
+    assert (await (await client.submit_task(add, [1, 1]).submit()).wait(10)).value == 2
+
+
+async def test_a_timed_out_thread_keeps_its_slot_until_it_returns(client: AsyncClient, start_worker: Run) -> None:
+    # Given a worker with one slot, whose task outlives its 0.2 s timeout by a second
+    await start_worker(concurrency=1)
+    stuck = await client.submit_task(stubborn, [1.2]).submit()
+    assert (await stuck.wait(10)).error.error_type == "TaskTimeoutError"  # type: ignore[union-attr]
+    # When another task arrives while that thread still runs
+    quick = await client.submit_task(add, [2, 2]).submit()
+    await asyncio.sleep(0.3)
+    # Then it waits for the slot instead of queueing behind the stuck thread
+    assert (await quick.info()).status is TaskStatus.PENDING
+    assert (await quick.wait(10)).value == 4
+
+
+async def test_shutdown_releases_a_cooperative_sync_task_instead_of_failing_it(client: AsyncClient,
+                                                                               url: str) -> None:
+    worker = Worker(url, tasks=ALL, settings=FAST.with_changes(shutdown_grace_seconds=0.2))
+    runner = asyncio.create_task(worker.run())
+    handle = await client.submit_task(cooperative).submit()
+
+    async def running() -> bool:
+        return (await handle.info()).status is TaskStatus.RUNNING
+
+    await wait_until(running)
+    worker.stop()
+    await asyncio.wait_for(runner, 10)
+    info = await handle.info()
+    assert (info.status, info.attempts, info.errors) == (TaskStatus.PENDING, 0, [])
+
+
+def test_a_client_shared_by_many_threads_holds_a_bounded_number_of_files(db_url: str) -> None:
+    # Web servers call one client from many short-lived threads.
+    with Client(db_url) as client:
+        client.submit_task(add, [0, 0]).submit()
+        before = len(os.listdir("/proc/self/fd"))
+        errors: list[BaseException] = []
+
+        def use() -> None:
+            try:
+                client.submit_task(add, [1, 2]).submit()
+                client.list(limit=1)
+            except BaseException as exc:
+                errors.append(exc)
+
+        for _ in range(100):
+            thread = threading.Thread(target=use)
+            thread.start()
+            thread.join()
+        assert errors == []
+        assert len(os.listdir("/proc/self/fd")) - before < 10
+        assert len(client.list(limit=200)) == 101

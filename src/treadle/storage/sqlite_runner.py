@@ -19,6 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -87,7 +88,14 @@ class SqliteRunner:
             state = _ThreadState(conn=self._connect())
             self._local.state = state
             self._all.append(state.conn)
+            # a thread that ends (a web server's request thread, say) takes its connection with it
+            weakref.finalize(threading.current_thread(), self._forget, state.conn)
         return state
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        if conn in self._all:
+            self._all.remove(conn)
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         try:

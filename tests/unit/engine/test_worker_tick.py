@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from treadle import FixedBackoff, RetryPolicy, TaskStatus, Worker, WorkerSettings, task
+import pytest
+
+from treadle import FixedBackoff, RetryPolicy, TaskStatus, Worker, WorkerSettings, current_context, task
 from treadle.core.clock import FrozenClock
 from treadle.core.records import NewTask, TaskQuery
+from treadle.errors import StorageError
 from treadle.storage import MemoryStorage
 
 SETTINGS = WorkerSettings(lease_seconds=10, heartbeat_seconds=3, sweep_seconds=1, cancel_check_seconds=0.5)
@@ -27,6 +31,13 @@ async def blocked() -> str:
 async def enqueue(store: MemoryStorage, name: str, *args: int) -> str:
     t = NewTask(id=f"{name}{args}", name=name, args=list(args),
                 retry_policy=RetryPolicy(max_attempts=2, backoff=FixedBackoff(0)).to_dict(), max_attempts=2)
+    await store.enqueue([t])
+    return t.id
+
+
+async def enqueue_with(store: MemoryStorage, name: str, *args: str) -> str:
+    t = NewTask(id=f"{name}{args}", name=name, args=list(args),
+                retry_policy=RetryPolicy(max_attempts=3, backoff=FixedBackoff(0)).to_dict(), max_attempts=3)
     await store.enqueue([t])
     return t.id
 
@@ -102,3 +113,75 @@ async def test_a_stopping_worker_claims_nothing() -> None:
     worker.stop()
     assert (await worker.tick(now=0.0)).claimed == 0
     assert [i.status for i in await store.list("default", TaskQuery())] == [TaskStatus.PENDING]
+
+
+@task(name="tick.deaf")
+def deaf(gate: str) -> str:
+    """A sync task that ignores cancellation until the gate of its attempt opens."""
+    GATES[f"{gate}-{current_context().attempt}"].wait(10)
+    return gate
+
+
+GATES: dict[str, threading.Event] = {}
+
+
+async def test_a_stale_attempt_finishing_late_does_not_untrack_the_new_one() -> None:
+    # Given attempt 1 of a task stuck in a thread past its lease, and attempt 2 claimed by the same worker
+    clock = FrozenClock()
+    store = MemoryStorage(clock=clock)
+    GATES["g1-1"], GATES["g1-2"] = threading.Event(), threading.Event()
+    task_id = await enqueue_with(store, "tick.deaf", "g1")
+    worker = Worker(store, tasks=[deaf], concurrency=2, settings=SETTINGS, clock=clock)
+    await worker.tick(now=0.0)
+    clock.advance(11)                        # attempt 1's lease expires: no heartbeat reached the store
+    await worker.tick(now=1.0)               # the sweep sends it back to pending, and it is claimed again
+    info = await store.get("default", task_id)
+    assert info is not None and info.attempts == 2 and worker.running == 2
+    # When attempt 1 finally returns
+    GATES["g1-1"].set()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        await worker.tick(now=1.1)
+        if worker.running < 2:
+            break
+    # Then attempt 2 is still tracked (so still heartbeated), and it alone is recorded
+    assert worker.running == 1
+    GATES["g1-2"].set()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        await worker.tick(now=1.2)
+        if worker.running == 0:
+            break
+    info = await store.get("default", task_id)
+    assert info is not None and info.status is TaskStatus.SUCCEEDED and info.attempts == 2
+
+
+class FlakyFinish(MemoryStorage):
+    """A real memory store whose next `finish` fails, as a storage outage would."""
+
+    fail_next = False
+
+    async def finish(self, outcomes):  # type: ignore[no-untyped-def]
+        if self.fail_next:
+            self.fail_next = False
+            raise StorageError("the store went away")
+        return await super().finish(outcomes)
+
+
+async def test_a_failed_flush_still_starts_what_the_same_tick_claimed() -> None:
+    clock = FrozenClock()
+    store = FlakyFinish(clock=clock)
+    first = await enqueue(store, "tick.add", 1, 1)
+    worker = Worker(store, tasks=[add], concurrency=1, settings=SETTINGS, clock=clock)
+    await worker.tick(now=0.0)
+    await settle()
+    second = await enqueue(store, "tick.add", 2, 2)
+    store.fail_next = True
+    with pytest.raises(StorageError):
+        await worker.tick(now=0.1)          # the flush fails, the claim of the second task succeeds
+    await settle()
+    await worker.tick(now=0.2)
+    await settle()
+    await worker.tick(now=0.3)
+    results = [await store.get("default", i) for i in (first, second)]
+    assert [(r.status, r.result) for r in results if r] == [(TaskStatus.SUCCEEDED, 2), (TaskStatus.SUCCEEDED, 4)]
