@@ -1,14 +1,20 @@
-"""treadle's own SQLite benchmark: enqueue, drain and round-trip figures, without the peer harness.
+"""treadle's own benchmark: enqueue, drain and round-trip figures, without the peer harness.
 
-    python benchmarks/sqlite_bench.py                     # N=5000, 2 workers, 300 latency samples
-    python benchmarks/sqlite_bench.py --n 20000 --concurrency 64 --json
+    python benchmarks/bench.py                       # SQLite scratch file, N=5000, 2 workers, 300 samples
+    python benchmarks/bench.py --n 20000 --concurrency 64 --json
+    python benchmarks/bench.py --url 'postgresql://postgres@127.0.0.1:5432/test?schema=treadle_bench'
+
+Backends: `--url` picks one. Without it, a SQLite file in a fresh temporary folder. A `sqlite:///` URL
+names the file to use; a `postgresql://` URL a database and, with `?schema=`, the schema (default
+`treadle_bench`, never treadle's default `treadle`). Each phase starts from an empty store: the
+SQLite file is deleted, the PostgreSQL schema dropped (CASCADE), so never point it at real data.
 
 What it measures (the same definitions as the shared peer harness, so figures compare):
 
 - enqueue, single: one client submits N no-op tasks, one `submit()` call (one transaction) each;
 - enqueue, batch: the same N tasks through `submit_many` in batches of `--batch` (100);
 - drain: the single-enqueued tasks are run by `--workers` (2) worker processes
-  (`python -m treadle worker --tasks sqlite_bench --concurrency C`); `drain/s` counts from the
+  (`python -m treadle worker --tasks bench --concurrency C`); `drain/s` counts from the
   spawn of the workers (start-up included), `steady/s` from the first completion to the last;
 - latency: one idle worker; submit one task, `handle.wait()` for its result; `--warmup` (20)
   round trips, then `--samples` (300) measured ones: p50, p99, mean, max.
@@ -16,7 +22,8 @@ What it measures (the same definitions as the shared peer harness, so figures co
 Every task body appends "<id> <unix time>" to a per-process file (one O_APPEND write), so the
 drain is timed by the tasks themselves and the run fails if an id is missing or ran twice;
 the database is also checked (every row succeeded, after exactly one attempt).
-Scratch files go to a fresh temporary folder, removed at the end (`--keep` keeps it).
+Scratch files (done files, worker logs, the default SQLite file) go to a fresh temporary folder,
+removed at the end (`--keep` keeps it).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import sys
 import tempfile
 import time
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -102,31 +110,32 @@ def pctl(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-class Bench:
-    def __init__(self, a: argparse.Namespace) -> None:
-        self.a = a
-        self.scratch = tempfile.mkdtemp(prefix="treadle-sqlite-bench-")
-        self.db = os.path.join(self.scratch, "bench.db")
-        self.url = f"sqlite:///{self.db}"
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.done_dir = ""
-        self.run_no = 0
+Summary = dict[str, dict[str, int]]
 
-    # ---- state
 
-    def fresh(self) -> treadle.Client:
-        """A new empty database and done folder; returns a client on it."""
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(self.db + suffix):
-                os.remove(self.db + suffix)
-        self.run_no += 1
-        self.done_dir = os.path.join(self.scratch, f"done-{self.run_no}")
-        os.makedirs(self.done_dir)
-        os.environ[DONE_ENV] = self.done_dir
-        return treadle.Client(self.url)
+class SqliteStore:
+    """A SQLite file: reset by deleting it (and its WAL, shared-memory and notify files)."""
 
-    def db_summary(self) -> dict[str, Any]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+    def __init__(self, url: str | None, scratch: str) -> None:
+        if url is None:
+            self.path = os.path.join(scratch, "bench.db")
+            self.url = f"sqlite:///{self.path}"
+        else:
+            parts = urlsplit(url)
+            self.path = unquote(parts.path[1:] if "://" in url else url)
+            self.url = url
+        self.synchronous = dict(parse_qsl(urlsplit(self.url).query)).get("synchronous", "FULL").upper()
+
+    def describe(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version} (WAL, synchronous={self.synchronous})"
+
+    def reset(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if os.path.exists(self.path + suffix):
+                os.remove(self.path + suffix)
+
+    def summary(self) -> Summary:
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:
             rows = conn.execute("SELECT status, count(*), min(attempts), max(attempts) FROM tasks "
                                 "GROUP BY status").fetchall()
@@ -134,12 +143,90 @@ class Bench:
             conn.close()
         return {status: {"count": n, "min_attempts": lo, "max_attempts": hi} for status, n, lo, hi in rows}
 
+
+class PostgresStore:
+    """A schema in a PostgreSQL database: reset by dropping it (CASCADE); the client migrates it again."""
+
+    DEFAULT_SCHEMA = "treadle_bench"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from treadle.storage.postgres import parse_url
+
+        self.psycopg = psycopg
+        self.conninfo, own = parse_url(url)
+        self.schema = own.get("schema") or own.get("search_path") or ""
+        if not self.schema:               # never the default schema `treadle`, which may hold real work
+            self.schema = self.DEFAULT_SCHEMA
+            url += ("&" if urlsplit(url).query else "?") + f"schema={self.schema}"
+        self.url = url
+
+    def _connect(self) -> Any:
+        return self.psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+
+    def describe(self) -> str:
+        with self._connect() as conn:
+            show = {k: conn.execute(f"SHOW {k}").fetchone()[0]
+                    for k in ("server_version", "synchronous_commit", "fsync")}
+        return (f"PostgreSQL {show['server_version'].split()[0]} (synchronous_commit={show['synchronous_commit']}, "
+                f"fsync={show['fsync']}), schema {self.schema}")
+
+    def reset(self) -> None:
+        from psycopg import sql
+
+        with self._connect() as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+
+    def summary(self) -> Summary:
+        from psycopg import sql
+
+        with self._connect() as conn:
+            rows = conn.execute(sql.SQL("SELECT status, count(*), min(attempts), max(attempts) FROM {}.tasks "
+                                        "GROUP BY status").format(sql.Identifier(self.schema))).fetchall()
+        return {status: {"count": n, "min_attempts": lo, "max_attempts": hi} for status, n, lo, hi in rows}
+
+
+def open_store(url: str | None, scratch: str) -> SqliteStore | PostgresStore:
+    scheme = url.split("://", 1)[0].lower() if url and "://" in url else "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        assert url is not None
+        return PostgresStore(url)
+    if scheme == "sqlite":
+        return SqliteStore(url, scratch)
+    raise SystemExit(f"bench.py: unsupported URL {url!r}: use sqlite:///file.db or postgresql://...")
+
+
+class Bench:
+    def __init__(self, a: argparse.Namespace) -> None:
+        self.a = a
+        self.scratch = tempfile.mkdtemp(prefix="treadle-bench-")
+        self.store = open_store(a.url, self.scratch)
+        self.url = self.store.url
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.done_dir = ""
+        self.run_no = 0
+
+    # ---- state
+
+    def fresh(self) -> treadle.Client:
+        """A new empty store and done folder; returns a client on it."""
+        self.store.reset()
+        self.run_no += 1
+        self.done_dir = os.path.join(self.scratch, f"done-{self.run_no}")
+        os.makedirs(self.done_dir)
+        os.environ[DONE_ENV] = self.done_dir
+        return treadle.Client(self.url)
+
+    def db_summary(self) -> Summary:
+        return self.store.summary()
+
     # ---- workers
 
     def start_workers(self, count: int) -> list[subprocess.Popen[bytes]]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (HERE, env.get("PYTHONPATH", "")) if p)
-        cmd = [sys.executable, "-m", "treadle", "worker", "--url", self.url, "--tasks", "sqlite_bench",
+        cmd = [sys.executable, "-m", "treadle", "worker", "--url", self.url, "--tasks", "bench",
                "--concurrency", str(self.a.concurrency), "--log-level", "WARNING"]
         started = []
         for k in range(count):
@@ -251,10 +338,18 @@ def check(res: dict[str, Any], n: int) -> list[str]:
     return problems
 
 
+def redact(url: str) -> str:
+    """The URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def report(res: dict[str, Any], a: argparse.Namespace) -> None:
     d, b, lat = res["drain"], res["enqueue_batch"], res["latency"]
-    print(f"treadle {treadle.__version__} on SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL), "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(f"treadle {treadle.__version__} on {res['store']}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs")
     print(f"N={a.n}, {a.workers} worker processes x concurrency {a.concurrency}, "
           f"latency {a.samples} samples after {a.warmup} warm-ups")
     print(f"enqueue, one submit() per task:      {d['enqueue_per_s']:8.0f} tasks/s ({d['enqueue_s']:.2f} s)")
@@ -270,6 +365,8 @@ def report(res: dict[str, Any], a: argparse.Namespace) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", help="storage URL: sqlite:///file.db or postgresql://...?schema=... "
+                   "(default: a SQLite file in a temporary folder); the store is emptied first")
     p.add_argument("--n", type=int, default=5000, help="tasks to enqueue and drain (default 5000)")
     p.add_argument("--workers", type=int, default=2, help="worker processes for the drain (default 2)")
     p.add_argument("--concurrency", type=int, default=128, help="worker --concurrency (default 128)")
@@ -284,8 +381,8 @@ def main() -> int:
     bench = Bench(a)
     atexit.register(bench.cleanup)
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    res = {"drain": bench.enqueue_single_and_drain(), "enqueue_batch": bench.enqueue_batch(),
-           "latency": bench.latency()}
+    res = {"store": bench.store.describe(), "url": redact(bench.url), "drain": bench.enqueue_single_and_drain(),
+           "enqueue_batch": bench.enqueue_batch(), "latency": bench.latency()}
     report(res, a)
     if a.json:
         print(json.dumps(res))
@@ -298,7 +395,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # re-import under the module name the workers use (`--tasks sqlite_bench`)
-    import sqlite_bench
+    # re-import under the module name the workers use (`--tasks bench`)
+    import bench
 
-    sys.exit(sqlite_bench.main())
+    sys.exit(bench.main())
