@@ -22,8 +22,8 @@ What it measures (the same definitions as the shared peer harness, so figures co
 Every task body appends "<id> <unix time>" to a per-process file (one O_APPEND write), so the
 drain is timed by the tasks themselves and the run fails if an id is missing or ran twice;
 the database is also checked (every row succeeded, after exactly one attempt).
-Scratch files (done files, worker logs, the default SQLite file) go to a fresh temporary folder,
-removed at the end (`--keep` keeps it).
+Scratch files (done files, worker logs, the default SQLite file) go to a fresh temporary folder;
+it and the store (SQLite file or PostgreSQL schema) are removed at the end (`--keep` keeps them).
 """
 
 from __future__ import annotations
@@ -120,10 +120,10 @@ class SqliteStore:
         if url is None:
             self.path = os.path.join(scratch, "bench.db")
             self.url = f"sqlite:///{self.path}"
-        else:
+        else:   # absolute, because the workers run in the scratch folder
             parts = urlsplit(url)
-            self.path = unquote(parts.path[1:] if "://" in url else url)
-            self.url = url
+            self.path = os.path.abspath(unquote(parts.path[1:]) if "://" in url else url)
+            self.url = f"sqlite:///{self.path}" + (f"?{parts.query}" if "://" in url and parts.query else "")
         self.synchronous = dict(parse_qsl(urlsplit(self.url).query)).get("synchronous", "FULL").upper()
 
     def describe(self) -> str:
@@ -254,6 +254,10 @@ class Bench:
     def cleanup(self) -> None:
         self.stop_workers(grace=3.0)
         if not self.a.keep:
+            try:
+                self.store.reset()            # drop the benchmark's tables (file or schema)
+            except Exception as exc:          # best effort at exit
+                print(f"could not remove the benchmark store: {exc}", file=sys.stderr)
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     # ---- phases
@@ -369,16 +373,19 @@ def main() -> int:
                    "(default: a SQLite file in a temporary folder); the store is emptied first")
     p.add_argument("--n", type=int, default=5000, help="tasks to enqueue and drain (default 5000)")
     p.add_argument("--workers", type=int, default=2, help="worker processes for the drain (default 2)")
-    p.add_argument("--concurrency", type=int, default=128, help="worker --concurrency (default 128)")
+    p.add_argument("--concurrency", type=int, help="worker --concurrency (default: 128 on SQLite, 256 on "
+                   "PostgreSQL, each chosen by a sweep, see README.md)")
     p.add_argument("--samples", type=int, default=300, help="measured latency round trips (default 300)")
     p.add_argument("--warmup", type=int, default=20, help="latency warm-up round trips (default 20)")
     p.add_argument("--batch", type=int, default=100, help="submit_many batch size (default 100)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up on the drain after this long")
     p.add_argument("--grace", type=float, default=1.0, help="wait after the last completion, for duplicates")
     p.add_argument("--json", action="store_true", help="also print the raw results as one JSON line")
-    p.add_argument("--keep", action="store_true", help="keep the scratch folder (database, worker logs)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder (worker logs) and the store")
     a = p.parse_args()
     bench = Bench(a)
+    if a.concurrency is None:
+        a.concurrency = 256 if isinstance(bench.store, PostgresStore) else 128
     atexit.register(bench.cleanup)
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     res = {"store": bench.store.describe(), "url": redact(bench.url), "drain": bench.enqueue_single_and_drain(),
