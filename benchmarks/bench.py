@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import compileall
 import glob
 import json
 import os
@@ -368,6 +369,8 @@ def report(res: dict[str, Any], a: argparse.Namespace) -> None:
 
 
 def main() -> int:
+    # Bytecode as a regular install has it (an editable checkout under PYTHONDONTWRITEBYTECODE has none).
+    compileall.compile_dir(os.path.dirname(treadle.__file__), quiet=1)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", help="storage URL: sqlite:///file.db or postgresql://...?schema=... "
                    "(default: a SQLite file in a temporary folder); the store is emptied first")

@@ -13,6 +13,7 @@ resets its backend in `setup()` before calling `open_client()`.
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import sys
@@ -67,7 +68,13 @@ class TreadleAdapter(Adapter):
     url = ""               # storage URL, final once setup() has run
 
     def open_client(self) -> None:
-        """Open the client on `self.url` (which creates or migrates the schema)."""
+        """Open the client on `self.url` (which creates or migrates the schema).
+
+        Also compiles treadle's bytecode, as a regular (non-editable) install does: this machine
+        sets PYTHONDONTWRITEBYTECODE, so an editable checkout would otherwise recompile its sources
+        in every worker at start-up (about 0.18 s of each worker's start).
+        """
+        compileall.compile_dir(os.path.dirname(treadle.__file__), quiet=1)
         self.client = treadle.Client(self.url)
 
     def teardown(self) -> None:

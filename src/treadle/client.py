@@ -171,13 +171,15 @@ class SubmitBuilder(Generic[H]):
 class AsyncTaskHandle:
     """A submitted task, seen from an `AsyncClient`."""
 
-    def __init__(self, client: AsyncClient, task_id: str) -> None:
+    def __init__(self, client: AsyncClient, task_id: str, since: int | None = None) -> None:
         self.client = client
         self.id = task_id
+        self._since = since
 
     async def wait(self, timeout: float | None = None) -> TaskResult:
         """Wait for the task to finish; `WaitTimeoutError` if it has not after `timeout` seconds."""
-        return await self.client.wait(self.id, timeout)
+        since, self._since = self._since, None
+        return await self.client.wait(self.id, timeout, since=since)
 
     async def info(self) -> TaskInfo:
         """The task's current state, progress included."""
@@ -257,8 +259,10 @@ class AsyncClient:
                           ) -> list[AsyncTaskHandle]:
         """Submit a batch in one transaction: builders, or (task, args) pairs."""
         built = [self._as_builder(item).build() for item in items]
-        stored = await (await self._store()).enqueue(built)
-        return [AsyncTaskHandle(self, e.task_id) for e in stored]
+        store = await self._store()
+        since = store.change_token()      # lets a first wait() sleep until something changes
+        stored = await store.enqueue(built)
+        return [AsyncTaskHandle(self, e.task_id, since) for e in stored]
 
     def _as_builder(self, item: SubmitBuilder[Any] | tuple[TaskLike | str, Any]) -> SubmitBuilder[Any]:
         if isinstance(item, SubmitBuilder):
@@ -294,10 +298,17 @@ class AsyncClient:
         """Re-drive a failed or cancelled task: pending again, with a fresh set of attempts."""
         return await (await self._store()).redrive(self.namespace, task_id)
 
-    async def wait(self, task_id: str, timeout: float | None = None) -> TaskResult:
-        """Wait until the task is finished and return its result."""
+    async def wait(self, task_id: str, timeout: float | None = None, *, since: int | None = None) -> TaskResult:
+        """Wait until the task is finished and return its result.
+
+        `since` (a change token taken before the task was submitted) skips reading the task before
+        anything has changed, which is all a freshly submitted task can show.
+        """
         store = await self._store()
         deadline = None if timeout is None else time.monotonic() + timeout
+        if since is not None:
+            await store.wait_for_change(since, _FALLBACK_POLL_SECONDS if timeout is None
+                                        else min(timeout, _FALLBACK_POLL_SECONDS))
         while True:
             token = store.change_token()
             info = await self.get(task_id)
@@ -339,13 +350,15 @@ def make_query(*, status: TaskStatus | str | Sequence[TaskStatus | str] | None =
 class TaskHandle:
     """A submitted task, seen from a synchronous `Client`."""
 
-    def __init__(self, client: Client, task_id: str) -> None:
+    def __init__(self, client: Client, task_id: str, since: int | None = None) -> None:
         self.client = client
         self.id = task_id
+        self._since = since
 
     def wait(self, timeout: float | None = None) -> TaskResult:
         """Block until the task finishes; `WaitTimeoutError` after `timeout` seconds."""
-        return self.client.wait(self.id, timeout)
+        since, self._since = self._since, None
+        return self.client._portal.call(self.client._async.wait(self.id, timeout, since=since))
 
     def info(self) -> TaskInfo:
         """The task's current state, progress included."""
@@ -403,7 +416,7 @@ class Client:
     def submit_many(self, items: Iterable[SubmitBuilder[Any] | tuple[TaskLike | str, Any]]) -> list[TaskHandle]:
         """Submit a batch in one transaction."""
         handles = self._portal.call(self._async.submit_many(list(items)))
-        return [TaskHandle(self, h.id) for h in handles]
+        return [TaskHandle(self, h.id, h._since) for h in handles]
 
     def handle(self, task_id: str) -> TaskHandle:
         """A handle for an existing task id."""

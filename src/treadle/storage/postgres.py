@@ -122,7 +122,7 @@ class PostgresStorage:
         self._conninfo = conninfo
         self._channel = f"treadle_{schema}"
         self._kwargs: dict[str, Any] = {"options": f"-c search_path={schema}"}
-        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Conn]] = {}
+        self._pools: dict[tuple[asyncio.AbstractEventLoop, bool], AsyncConnectionPool[Conn]] = {}
         self._counter = ChangeCounter()
         self._listener = PgListener(conninfo, self._channel, self._counter, self._kwargs)
         self._migrated = False
@@ -133,26 +133,34 @@ class PostgresStorage:
         set_json_loads(serde.loads, conn)
         set_json_dumps(lambda v: serde.dumps(v), conn)
 
-    async def _pool(self) -> AsyncConnectionPool[Conn]:
+    async def _pool(self, durable: bool = True) -> AsyncConnectionPool[Conn]:
+        """This loop's pool; `durable=False` gives connections with `synchronous_commit=off`.
+
+        Claims, heartbeats and progress use the relaxed pool: their commit does not wait for the
+        WAL flush, and losing one in a server crash only means a task runs again. A later durable
+        commit flushes the WAL up to itself, so a result is never durable without its claim.
+        """
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
+        pool = self._pools.get((loop, durable))
         if pool is None:
+            options = self._kwargs["options"] + ("" if durable else " -c synchronous_commit=off")
             pool = AsyncConnectionPool(
                 self._conninfo, min_size=self._pool_min, max_size=max(self._pool_min, self._pool_max),
-                kwargs={"autocommit": True, "row_factory": dict_row, **self._kwargs},
-                configure=self._configure, open=False, name=f"treadle-{self.schema}")
+                kwargs={"autocommit": True, "row_factory": dict_row, **self._kwargs, "options": options},
+                configure=self._configure, open=False,
+                name=f"treadle-{self.schema}" + ("" if durable else "-relaxed"))
             try:
                 await pool.open(wait=True, timeout=self._connect_timeout)
             except PoolTimeout:
                 await pool.close()
                 raise StorageError(f"cannot connect to PostgreSQL at {self.url} within "
                                    f"{self._connect_timeout:g}s") from None
-            self._pools[loop] = pool
+            self._pools[(loop, durable)] = pool
         return pool
 
-    async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _run(self, op: Callable[[Conn], Awaitable[T]], *, durable: bool = True) -> T:
         """Run `op` on a pooled connection, retrying connection failures with backoff."""
-        pool = await self._pool()
+        pool = await self._pool(durable)
         deadline = asyncio.get_running_loop().time() + self._retry_seconds
         pause = 0.05
         while True:
@@ -204,7 +212,7 @@ class PostgresStorage:
         self._listener.close()
         pools, self._pools = self._pools, {}
         current = asyncio.get_running_loop()
-        for loop, pool in pools.items():
+        for (loop, _), pool in pools.items():
             if loop is current:
                 await pool.close()
             elif not loop.is_closed() and not loop.is_running():
@@ -213,28 +221,31 @@ class PostgresStorage:
     # ------------------------------------------------------------------ submitting
 
     async def enqueue(self, tasks: Sequence[NewTask]) -> list[Enqueued]:
-        """Insert tasks in one transaction; the id or idempotency key decides duplicates."""
+        """Insert tasks (one task: one statement; a batch: one transaction); the id or idempotency key
+        decides duplicates."""
         params = [{"id": t.id, "namespace": t.namespace, "name": t.name, "args": serde.dumps(t.args),
                    "kwargs": serde.dumps(t.kwargs), "priority": t.priority, "run_at": t.run_at,
                    "delay": t.delay_seconds, "max_attempts": t.max_attempts,
                    "retry_policy": serde.dumps(t.retry_policy), "timeout_seconds": t.timeout_seconds,
-                   "idempotency_key": t.idempotency_key, "metadata": serde.dumps(t.metadata)} for t in tasks]
+                   "idempotency_key": t.idempotency_key, "metadata": serde.dumps(t.metadata),
+                   "channel": self._channel} for t in tasks]
 
         async def op(conn: Conn) -> list[Enqueued]:
-            out = []
+            if len(params) == 1:
+                return [await self._insert(conn, params[0])]
             async with conn.transaction():
-                for p in params:
-                    row = await (await conn.execute(Q["insert_task"], p)).fetchone()
-                    if row is not None:
-                        out.append(Enqueued(row["id"], True))
-                        continue
-                    existing = await (await conn.execute(Q["existing_task"], p)).fetchone()
-                    assert existing is not None
-                    out.append(Enqueued(existing["id"], False))
-                await self._notify(conn)
-            return out
+                return [await self._insert(conn, p) for p in params]
 
         return await self._run(op)
+
+    @staticmethod
+    async def _insert(conn: Conn, params: dict[str, Any]) -> Enqueued:
+        row = await (await conn.execute(Q["insert_task"], params)).fetchone()
+        if row is not None:
+            return Enqueued(row["id"], True)
+        existing = await (await conn.execute(Q["existing_task"], params)).fetchone()
+        assert existing is not None
+        return Enqueued(existing["id"], False)
 
     # ------------------------------------------------------------------ workers
 
@@ -250,12 +261,12 @@ class PostgresStorage:
             rows = await (await conn.execute(Q["claim"], params)).fetchall()
             tasks = [claimed_from_row(r, as_value) for r in rows]
             next_due = None
-            if len(tasks) < limit:
+            if not tasks:      # a worker that got work comes back soon; an idle one needs the due time
                 due = await (await conn.execute(Q["next_due"], params)).fetchone()
                 next_due = due["min"] if due else None
             return ClaimBatch(tasks=tasks, next_due=next_due)
 
-        return await self._run(op)
+        return await self._run(op, durable=False)
 
     async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> list[LeaseState]:
         """Extend (or, with None, read) leases in one statement."""
@@ -271,25 +282,32 @@ class PostgresStorage:
                                lease_expires=alive[x.task_id]["lease_expires"])
                     if x.task_id in alive else LeaseState(alive=False) for x in leases]
 
-        return await self._run(op)
+        return await self._run(op, durable=False)
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """Record outcomes in one transaction; successes in one statement."""
+        """Record outcomes: successes in one statement (the common case: one commit), the rest beside them."""
         wins = [o for o in outcomes if isinstance(o, Succeeded)]
+        params = {**_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins],
+                  "channel": self._channel}
+
+        async def succeed(conn: Conn) -> set[tuple[str, str]]:
+            if not wins:
+                return set()
+            rows = await (await conn.execute(Q["succeed"], params)).fetchall()
+            tokens = {o.lease.task_id: o.lease.token for o in wins}
+            return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:
-            accepted: set[tuple[str, str]] = set()
-            async with conn.transaction():
-                if wins:
-                    rows = await (await conn.execute(Q["succeed"], {
-                        **_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins]})).fetchall()
-                    tokens = {o.lease.task_id: o.lease.token for o in wins}
-                    accepted.update((r["id"], tokens[r["id"]]) for r in rows)
-                for o in outcomes:
-                    if not isinstance(o, Succeeded) and await self._fail(conn, o):
-                        accepted.add((o.lease.task_id, o.lease.token))
-                if accepted:
-                    await self._notify(conn)
+            if len(wins) == len(outcomes):
+                accepted = await succeed(conn)
+            else:
+                async with conn.transaction():
+                    accepted = await succeed(conn)
+                    for o in outcomes:
+                        if not isinstance(o, Succeeded) and await self._fail(conn, o):
+                            accepted.add((o.lease.task_id, o.lease.token))
+                    if accepted:
+                        await self._notify(conn)
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
 
         return await self._run(op)
@@ -316,7 +334,7 @@ class PostgresStorage:
                                                          "attempt": lease.attempt, "progress": data})
             return await cur.fetchone() is not None
 
-        return await self._run(op)
+        return await self._run(op, durable=False)
 
     async def release(self, leases: Sequence[LeaseRef]) -> int:
         """Give leased tasks back without counting the attempt."""

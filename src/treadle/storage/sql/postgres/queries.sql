@@ -3,14 +3,18 @@
 -- treadle_now() is the store's clock (see migration 0001).
 
 -- name: insert_task
-INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
-                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at)
-VALUES (%(id)s, %(namespace)s, %(name)s, 'pending', %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s,
-        coalesce(%(run_at)s::double precision, treadle_now() + %(delay)s), %(max_attempts)s,
-        %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s, %(metadata)s::jsonb,
-        treadle_now(), treadle_now())
-ON CONFLICT DO NOTHING
-RETURNING id;
+-- One statement, one commit: the notification leaves with the insert.
+WITH inserted AS (
+    INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                       retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at)
+    VALUES (%(id)s, %(namespace)s, %(name)s, 'pending', %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s,
+            coalesce(%(run_at)s::double precision, treadle_now() + %(delay)s), %(max_attempts)s,
+            %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s, %(metadata)s::jsonb,
+            treadle_now(), treadle_now())
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+SELECT id, pg_notify(%(channel)s, '') FROM inserted;
 
 -- name: existing_task
 SELECT id FROM tasks
@@ -57,14 +61,18 @@ JOIN unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, t
 WHERE t.lease_expires >= treadle_now();
 
 -- name: succeed
-UPDATE tasks t
-SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
-    finished_at = treadle_now(), updated_at = treadle_now()
-FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[], %(results)s::text[])
-     AS o(id, token, attempt, result)
-WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
-  AND t.lease_expires >= treadle_now()
-RETURNING t.id;
+-- pg_notify with the same payload is sent once per transaction, however many rows call it.
+WITH done AS (
+    UPDATE tasks t
+    SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
+        finished_at = treadle_now(), updated_at = treadle_now()
+    FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[], %(results)s::text[])
+         AS o(id, token, attempt, result)
+    WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
+      AND t.lease_expires >= treadle_now()
+    RETURNING t.id
+)
+SELECT id, pg_notify(%(channel)s, '') FROM done;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
