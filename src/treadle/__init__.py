@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-# Submitting and inspecting
 from .client import AsyncClient, AsyncTaskHandle, Client, SubmitBuilder, TaskHandle, TaskResult
-from .core.records import ErrorInfo, Progress, TaskInfo
-
-# Defining tasks
+from .core.orchestration import Orchestration, orchestration
+from .core.records import ErrorInfo, InstanceInfo, Progress, TaskInfo
 from .core.retry import ExponentialBackoff, FixedBackoff, LinearBackoff, RetryPolicy
 from .core.states import TaskStatus
 from .core.task import Task, task
-
-# Running
 from .engine.context import TaskContext, current_context
+from .engine.runtime import Runtime
 from .engine.worker import Worker
-
-# Errors
 from .errors import (
     ConfigurationError,
+    InstanceNotFoundError,
     InvalidStateError,
+    NondeterminismError,
+    OrchestrationFailure,
     SerializationError,
     StorageError,
     TaskError,
@@ -30,6 +28,8 @@ from .errors import (
     WaitTimeoutError,
 )
 from .settings import WorkerSettings
+from .workflow.context import OrchestrationContext, RaceResult
+from .workflow.history import HistoryEvent
 
 __version__ = "0.1.0"
 
@@ -41,10 +41,19 @@ __all__ = [
     "ErrorInfo",
     "ExponentialBackoff",
     "FixedBackoff",
+    "HistoryEvent",
+    "InstanceInfo",
+    "InstanceNotFoundError",
     "InvalidStateError",
     "LinearBackoff",
+    "NondeterminismError",
+    "Orchestration",
+    "OrchestrationContext",
+    "OrchestrationFailure",
     "Progress",
+    "RaceResult",
     "RetryPolicy",
+    "Runtime",
     "SerializationError",
     "StorageError",
     "SubmitBuilder",
@@ -64,5 +73,6 @@ __all__ = [
     "Worker",
     "WorkerSettings",
     "current_context",
+    "orchestration",
     "task",
 ]

@@ -28,6 +28,7 @@ from .core.task import TaskDefinition, TaskLike, definition_of
 from .errors import ConfigurationError, TaskNotFoundError, WaitTimeoutError
 from .portal import Portal
 from .storage import DEFAULT_URL, Storage, open_storage
+from .workflow_client import AsyncOrchestrationMethods, OrchestrationMethods
 
 H = TypeVar("H")
 _FALLBACK_POLL_SECONDS = 0.5
@@ -197,8 +198,8 @@ class AsyncTaskHandle:
         return f"<AsyncTaskHandle {self.id}>"
 
 
-class AsyncClient:
-    """Submit and inspect tasks from async code; use as `async with AsyncClient(url) as client:`.
+class AsyncClient(AsyncOrchestrationMethods):
+    """Submit and inspect tasks (and orchestrations) from async code: `async with AsyncClient(url) as client:`.
 
     `tasks` lets name-based submissions be validated and get the task's own options.
     """
@@ -376,7 +377,7 @@ class TaskHandle:
         return f"<TaskHandle {self.id}>"
 
 
-class Client:
+class Client(OrchestrationMethods):
     """The synchronous client: the same methods as `AsyncClient`, for scripts and sync web apps.
 
     It runs an `AsyncClient` on an event loop of the calling thread (see `treadle.portal`); use it as a

@@ -9,7 +9,10 @@ TreadleError
 ├── ConfigurationError         a bad URL, option or task definition
 ├── UnknownTaskError           no definition for a task name where one is required
 ├── TaskNotFoundError          no task with that id (in this namespace)
+├── InstanceNotFoundError      no orchestration instance with that id (in this namespace)
 ├── InvalidStateError          the operation does not apply to the task's current state
+├── NondeterminismError        orchestration code no longer matches its recorded history
+├── OrchestrationFailure       raised inside an orchestration when an activity or child failed
 ├── WaitTimeoutError           a wait ran out of time before the task finished
 └── StorageError               the storage backend failed (the driver error is the cause)
 ```
@@ -24,7 +27,10 @@ from typing import Any
 
 __all__ = [
     "ConfigurationError",
+    "InstanceNotFoundError",
     "InvalidStateError",
+    "NondeterminismError",
+    "OrchestrationFailure",
     "SerializationError",
     "StorageError",
     "TaskError",
@@ -114,8 +120,43 @@ class TaskNotFoundError(TreadleError):
         return (type(self), (self.task_id,), self.__dict__.copy())
 
 
+class InstanceNotFoundError(TreadleError):
+    """No orchestration instance with this id exists in this namespace."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"no orchestration instance {instance_id!r}")
+        self.instance_id = instance_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.instance_id,), self.__dict__.copy())
+
+
 class InvalidStateError(TreadleError):
     """The operation does not apply to the task in its current state (e.g. re-driving a running task)."""
+
+
+class NondeterminismError(TreadleError):
+    """The orchestration's code no longer matches its recorded history: the instance fails, never diverges."""
+
+    def __init__(self, instance_id: str, step: int, expected: Any, actual: Any) -> None:
+        super().__init__(f"orchestration {instance_id} diverged from its history at step {step}: "
+                         f"history has {expected}, the code now does {actual}")
+        self.instance_id = instance_id
+        self.step = step
+        self.expected = expected
+        self.actual = actual
+
+
+class OrchestrationFailure(TreadleError):
+    """Raised into orchestration code when an activity or sub-orchestration failed.
+
+    Catch it to compensate; `error` is the failure as stored (message, type, code, details).
+    """
+
+    def __init__(self, what: str, error: dict[str, Any]) -> None:
+        super().__init__(f"{what} failed: {error.get('error_type', 'Error')}: {error.get('message', '')}")
+        self.what = what
+        self.error = error
 
 
 class WaitTimeoutError(TreadleError, TimeoutError):

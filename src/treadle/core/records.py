@@ -107,6 +107,9 @@ class NewTask:
     max_attempts: int = 1
     idempotency_key: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    wf_instance: str | None = None       # set when an orchestration waits for this task
+    wf_execution: int | None = None
+    wf_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +234,28 @@ class TaskQuery:
     created_before: float | None = None
     limit: int = 100
     offset: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceInfo:
+    """A snapshot of one orchestration instance."""
+
+    instance_id: str
+    namespace: str
+    name: str
+    status: str
+    execution: int
+    input: Any
+    output: Any
+    error: dict[str, Any] | None
+    custom_status: Any
+    custom_status_version: int
+    parent_instance_id: str | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the instance completed, failed or was terminated."""
+        return self.status != "running"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ConfigurationError
+from .orchestration import Orchestration
 from .routing import Pattern
 from .task import FunctionTask, HandlerDefinition, Task, TaskDefinition, TaskLike, definition_of, handler_definition
 
@@ -21,6 +22,7 @@ class Registry:
     def __init__(self, tasks: Iterable[TaskLike] = ()) -> None:
         self._tasks: dict[str, TaskDefinition] = {}
         self._handlers: list[HandlerDefinition] = []
+        self._orchestrations: dict[str, Orchestration] = {}
         for t in tasks:
             self.add(t)
 
@@ -41,12 +43,31 @@ class Registry:
         self._handlers.append(handler)
         return handler
 
+    def add_orchestration(self, obj: Orchestration) -> Orchestration:
+        """Register an orchestration; a different one under a taken name is an error."""
+        if not isinstance(obj, Orchestration):
+            raise ConfigurationError(f"not an orchestration (decorate it with @orchestration): {obj!r}")
+        existing = self._orchestrations.get(obj.name)
+        if existing is not None and existing.fn is not obj.fn:
+            raise ConfigurationError(f"two different orchestrations are named {obj.name!r}")
+        self._orchestrations[obj.name] = obj
+        return obj
+
+    def orchestration(self, name: str) -> Orchestration | None:
+        """The orchestration registered under `name`, if any."""
+        return self._orchestrations.get(name)
+
+    @property
+    def orchestration_names(self) -> tuple[str, ...]:
+        """Every registered orchestration name."""
+        return tuple(self._orchestrations)
+
     def add_module(self, module_name: str) -> int:
         """Import a module and register its tasks; return how many.
 
-        Registered: every `@task` function reachable at the module's top level (re-exports from
-        submodules included, so a package can gather its tasks in `__init__`), and every `Task`
-        subclass defined in the module itself (imported base classes are left out).
+        Registered: every `@task` function and `@orchestration` reachable at the module's top level
+        (re-exports from submodules included, so a package can gather them in `__init__`), and every
+        `Task` subclass defined in the module itself (imported base classes are left out).
         """
         try:
             module = importlib.import_module(module_name)
@@ -54,7 +75,10 @@ class Registry:
             raise ConfigurationError(f"cannot import task module {module_name!r}: {exc}") from exc
         found = 0
         for value in list(vars(module).values()):
-            if isinstance(value, FunctionTask) or (
+            if isinstance(value, Orchestration):
+                self.add_orchestration(value)
+                found += 1
+            elif isinstance(value, FunctionTask) or (
                     isinstance(value, type) and issubclass(value, Task) and value is not Task
                     and value.__module__ == module.__name__):
                 self.add(value)
@@ -83,4 +107,4 @@ class Registry:
         return name in self._tasks or (isinstance(name, str) and self.handler_for(name) is not None)
 
     def __len__(self) -> int:
-        return len(self._tasks) + len(self._handlers)
+        return len(self._tasks) + len(self._handlers) + len(self._orchestrations)

@@ -15,22 +15,35 @@ import os
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.attempt import AttemptFailed, AttemptResult, outcome_of
+from ..core.attempt import AttemptCancelled, AttemptFailed, AttemptResult, AttemptSucceeded, outcome_of
 from ..core.clock import Clock, SystemClock
 from ..core.ids import new_token
-from ..core.records import DEFAULT_NAMESPACE, ClaimBatch, ClaimedTask, ErrorInfo, Outcome, Progress, Succeeded
+from ..core.orchestration import Orchestration
+from ..core.records import (
+    DEFAULT_NAMESPACE,
+    ClaimBatch,
+    ClaimedTask,
+    ErrorInfo,
+    Failed,
+    Outcome,
+    Progress,
+    Succeeded,
+)
 from ..core.registry import Registry
 from ..core.routing import Pattern, matches_any, parse_patterns
 from ..core.task import TaskLike
 from ..errors import ConfigurationError, StorageError
 from ..settings import WorkerSettings
 from ..storage import DEFAULT_URL, Storage, open_storage
+from ..storage.wf_steps import DECISION_PREFIX, TIMER_TASK
 from .context import Reporter, TaskContext
 from .executor import Execution, Executor, Mode
+from .orchestrator import Orchestrator
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +66,14 @@ class _Running:
     cancel_requested: bool = False
 
 
+def _outcome_counter(outcome: Outcome) -> str:
+    if isinstance(outcome, Succeeded):
+        return "tasks_succeeded"
+    if isinstance(outcome, Failed):
+        return "tasks_retried" if outcome.retry_delay is not None else "tasks_failed"
+    return "tasks_cancelled"
+
+
 def default_worker_id() -> str:
     """host-pid-random: unique per process, so liveness is never keyed on a reused name."""
     return f"{socket.gethostname()}-{os.getpid()}-{new_token()[:6]}"
@@ -67,7 +88,7 @@ class Worker:
     (threads for sync tasks). `mode="process"` runs each attempt in its own process.
     """
 
-    def __init__(self, url: str | Storage = DEFAULT_URL, *, tasks: Iterable[TaskLike] = (),
+    def __init__(self, url: str | Storage = DEFAULT_URL, *, tasks: Iterable[TaskLike | Orchestration] = (),
                  patterns: Iterable[str] = (), concurrency: int = 8, mode: Mode = "thread",
                  namespace: str = DEFAULT_NAMESPACE, worker_id: str | None = None,
                  settings: WorkerSettings | None = None, start_method: str | None = None,
@@ -76,7 +97,12 @@ class Worker:
             raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         self._owns_storage = isinstance(url, str)
         self.storage: Storage = open_storage(url) if isinstance(url, str) else url
-        self.registry = Registry(tasks)
+        self.registry = Registry()
+        for item in tasks:
+            if isinstance(item, Orchestration):
+                self.registry.add_orchestration(item)
+            else:
+                self.registry.add(item)
         self.patterns = parse_patterns(tuple(patterns))
         self.concurrency = concurrency
         self.namespace = namespace
@@ -93,6 +119,8 @@ class Worker:
         self._stopping = False
         self._hurry = False
         self.abandoned = 0
+        self.orchestrator: Orchestrator | None = None
+        self.counters: Counter[str] = Counter()
         self._timers = {"sweep": 0.0, "heartbeat": 0.0, "leases": 0.0}
         self._reporter = Reporter(heartbeat=self._report_heartbeat, progress=self._report_progress)
 
@@ -108,11 +136,18 @@ class Worker:
         self.registry.add_handler(pattern, handler)
         return self
 
+    def register_orchestration(self, orchestration: Orchestration) -> Worker:
+        """Run the decisions of an `@orchestration` (and the timers of every orchestration); returns the worker."""
+        self.registry.add_orchestration(orchestration)
+        return self
+
     @property
     def claim_patterns(self) -> tuple[Pattern, ...]:
         """The names and patterns this worker claims: only work it knows how to run."""
         names = [Pattern(n) for n in self.registry.names if not self.patterns or matches_any(self.patterns, n)]
-        return tuple(names) + self.registry.handler_patterns
+        decisions = [Pattern(DECISION_PREFIX + n) for n in self.registry.orchestration_names]
+        timers = [Pattern(TIMER_TASK)] if decisions else []
+        return tuple(names) + self.registry.handler_patterns + tuple(decisions) + tuple(timers)
 
     @property
     def running(self) -> int:
@@ -143,6 +178,8 @@ class Worker:
             raise ConfigurationError("this worker has no tasks or handlers to run (or none match its patterns)")
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        if self.registry.orchestration_names and self.orchestrator is None:
+            self.orchestrator = Orchestrator(self.storage, self.registry, self.namespace)
         if self._owns_storage:
             await self.storage.open()
         logger.info("worker %s started", self.worker_id,
@@ -244,6 +281,9 @@ class Worker:
             self._timers["leases"] = now + self.settings.cancel_check_seconds
 
     async def _execute(self, claimed: ClaimedTask, execution: Execution) -> None:
+        if claimed.name.startswith(DECISION_PREFIX) or claimed.name == TIMER_TASK:
+            await self._execute_internal(claimed, execution)
+            return
         target = self.registry.get(claimed.name) or self.registry.handler_for(claimed.name)
         result: AttemptResult
         try:
@@ -257,7 +297,28 @@ class Worker:
             raise
         running = self._running.pop(claimed.lease.token, None)
         cancel = running.cancel_requested if running else False
-        self._outbox.append(outcome_of(claimed, result, cancel_requested=cancel, now=self.clock.now()))
+        outcome = outcome_of(claimed, result, cancel_requested=cancel, now=self.clock.now())
+        self.counters[_outcome_counter(outcome)] += 1
+        self._outbox.append(outcome)
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _execute_internal(self, claimed: ClaimedTask, execution: Execution) -> None:
+        """Decisions commit themselves (finishing their task); a timer's task only has to succeed."""
+        result: AttemptResult = AttemptSucceeded("null")
+        try:
+            if claimed.name != TIMER_TASK and self.orchestrator is not None and await self.orchestrator.decide(claimed):
+                result = AttemptCancelled("recorded by the decision")   # already finished: nothing to add
+        except asyncio.CancelledError:
+            self._running.pop(claimed.lease.token, None)
+            raise
+        except Exception as exc:
+            logger.warning("decision for %s failed: %s", claimed.kwargs.get("instance_id"), exc,
+                           exc_info=True, extra={"event": "decision_failed", "task_id": claimed.id})
+            result = AttemptFailed(ErrorInfo.from_exception(exc, attempt=claimed.attempt))
+        self._running.pop(claimed.lease.token, None)
+        if not isinstance(result, AttemptCancelled):
+            self._outbox.append(outcome_of(claimed, result, cancel_requested=False, now=self.clock.now()))
         if self._wakeup is not None:
             self._wakeup.set()
 

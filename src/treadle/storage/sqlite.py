@@ -32,11 +32,13 @@ from ..core.records import (
 from ..core.routing import Pattern
 from ..core.states import TaskStatus
 from ..errors import ConfigurationError, InvalidStateError, TaskNotFoundError
+from . import wf_steps as wf
 from .base import Enqueued
 from .rows import as_text_json, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
 from .sqlite_runner import SqliteRunner
 from .watch import ChangeWatcher
+from .wf_store import SqlWorkflowStore
 
 T = TypeVar("T")
 Q = load_queries("sqlite")
@@ -96,6 +98,33 @@ def _statements(script: str) -> list[str]:
     return out
 
 
+def drive(conn: sqlite3.Connection, steps: wf.Steps) -> Any:
+    """Run a `wf_steps` transaction on this connection (already inside the write transaction)."""
+    answer: Any = None
+    try:
+        while True:
+            name, params, mode = steps.send(answer)
+            cur = conn.execute(Q[name], params)
+            if mode == "one":
+                row = cur.fetchone()
+                answer = dict(row) if row is not None else None
+            elif mode == "all":
+                answer = [dict(r) for r in cur.fetchall()]
+            else:
+                answer = cur.rowcount
+    except StopIteration as stop:
+        return stop.value
+
+
+def _after_terminal(conn: sqlite3.Connection, task_id: str, changed: sqlite3.Row | None, now: float) -> bool:
+    """Whether a state change applied; a task an orchestration waits for reports its outcome to it."""
+    if changed is None:
+        return False
+    if changed["wf_instance"] is not None and changed["status"] in wf.TERMINAL:
+        drive(conn, wf.task_finished(task_id, now))
+    return True
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply missing migrations inside the caller's write transaction; return the schema version."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -108,7 +137,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return version
 
 
-class SqliteStorage:
+class SqliteStorage(SqlWorkflowStore):
     """The SQLite backend; open it with `open_storage("sqlite:///path.db")`."""
 
     def __init__(self, path: str, *, clock: Clock | None = None, synchronous: str = "FULL",
@@ -224,7 +253,8 @@ class SqliteStorage:
         now = self.clock.now()
 
         def op(conn: sqlite3.Connection) -> list[bool]:
-            return [conn.execute(*self._outcome_sql(o, now)).rowcount == 1 for o in outcomes]
+            return [_after_terminal(conn, o.lease.task_id, conn.execute(*self._outcome_sql(o, now)).fetchone(), now)
+                    for o in outcomes]
 
         return await self._call(op, write=True)
 
@@ -257,7 +287,8 @@ class SqliteStorage:
         now = self.clock.now()
 
         def op(conn: sqlite3.Connection) -> int:
-            return sum(conn.execute(Q["release"], _lease_params(lease, now)).rowcount for lease in leases)
+            return sum(_after_terminal(conn, lease.task_id, conn.execute(Q["release"], _lease_params(lease, now))
+                                       .fetchone(), now) for lease in leases)
 
         return await self._call(op, write=True)
 
@@ -275,10 +306,11 @@ class SqliteStorage:
             for row in rows:
                 decision = after_lease_expired(serde.loads(row["retry_policy"]), row["attempts"],
                                                bool(row["cancel_requested"]), now)
-                done += conn.execute(Q["expire"], {
+                changed = conn.execute(Q["expire"], {
                     "id": row["id"], "token": row["lease_token"], "now": now, "status": decision.status.value,
                     "error": serde.dumps(decision.error.to_dict()), "retry_delay": decision.retry_delay,
-                }).rowcount
+                }).fetchone()
+                done += _after_terminal(conn, row["id"], changed, now)
             return done
 
         return await self._call(op, write=True)
@@ -322,7 +354,7 @@ class SqliteStorage:
         params = {"namespace": namespace, "id": task_id, "now": now}
 
         def op(conn: sqlite3.Connection) -> TaskInfo:
-            if conn.execute(Q["cancel_pending"], params).rowcount == 0:
+            if not _after_terminal(conn, task_id, conn.execute(Q["cancel_pending"], params).fetchone(), now):
                 conn.execute(Q["cancel_running"], params)
             row = conn.execute(Q["get"], params).fetchone()
             if row is None:
@@ -347,6 +379,12 @@ class SqliteStorage:
             return row_to_info(row)
 
         return await self._call(op, write=True)
+
+    async def _steps(self, steps: wf.Steps, *, write: bool) -> Any:
+        return await self._call(lambda conn: drive(conn, steps), write=write)
+
+    def _wf_now(self) -> float:
+        return self.clock.now()
 
     def change_token(self) -> int:
         """The watcher's change counter."""

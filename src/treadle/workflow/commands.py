@@ -103,3 +103,4 @@ class Decision:
     continue_input: Any = None
     custom_status: Any = None
     custom_status_set: bool = False
+    carry_over: list[h.HistoryEvent] = field(default_factory=list)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import OrchestrationFailure
 from . import commands as c
 
 if TYPE_CHECKING:
@@ -20,17 +21,7 @@ if TYPE_CHECKING:
 
 _UUID_NAMESPACE = uuid.UUID("6f2c1c2e-6a53-4f38-9d0e-5b7d1e2c9a10")
 
-
-class OrchestrationFailure(Exception):
-    """Raised into orchestration code when an activity or sub-orchestration failed.
-
-    Catch it to compensate; `error` is the failure as stored (message, type, code, details).
-    """
-
-    def __init__(self, what: str, error: dict[str, Any]) -> None:
-        super().__init__(f"{what} failed: {error.get('error_type', 'Error')}: {error.get('message', '')}")
-        self.what = what
-        self.error = error
+__all__ = ["OrchestrationContext", "OrchestrationFailure", "RaceResult"]
 
 
 @dataclass(frozen=True, slots=True)

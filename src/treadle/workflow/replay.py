@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
+from ..errors import NondeterminismError, OrchestrationFailure
 from . import commands as c
 from . import history as h
 from .context import (
@@ -25,23 +26,12 @@ from .context import (
     DurableFuture,
     InboxFuture,
     OrchestrationContext,
-    OrchestrationFailure,
     RaceFuture,
 )
 
+__all__ = ["NondeterminismError", "replay"]
+
 Orchestration = Callable[[OrchestrationContext, Any], Any]
-
-
-class NondeterminismError(Exception):
-    """The orchestration's code no longer matches its recorded history."""
-
-    def __init__(self, instance_id: str, step: int, expected: Any, actual: Any) -> None:
-        super().__init__(f"orchestration {instance_id} diverged from its history at step {step}: "
-                         f"history has {expected}, the code now does {actual}")
-        self.instance_id = instance_id
-        self.step = step
-        self.expected = expected
-        self.actual = actual
 
 
 def _describe(event: h.HistoryEvent | None) -> str:
@@ -210,6 +200,12 @@ class Engine:
             done, self.waiting = self.waiting, None
             self._advance(done.value, done.error)
 
+    def leftovers(self) -> list[h.HistoryEvent]:
+        """Events and queue messages that arrived but were never waited for: kept for the next execution."""
+        kinds = {"event": h.EVENT_RAISED, "queue": h.EVENT_QUEUED}
+        return [h.HistoryEvent(kinds[source], {"name": name, "data": data})
+                for (source, name), messages in self.inboxes.items() for data, _ in messages]
+
     def cancels(self) -> list[c.CancelActivity]:
         """Activities that lost a race and have not finished: ask them to stop."""
         out = []
@@ -269,6 +265,7 @@ def _finish(engine: Engine, status: str, *, output: Any = None, error: dict[str,
             continue_input: Any = None, schedule: bool = True) -> c.Decision:
     """A decision that ends the execution (commands scheduled on the way out are still recorded)."""
     events_out, commands = _new_work(engine) if schedule else ([], [])
+    carry = engine.leftovers() if status == "continued_as_new" else []
     terminal = {
         "completed": h.HistoryEvent(h.EXECUTION_COMPLETED, {"result": output}),
         "failed": h.HistoryEvent(h.EXECUTION_FAILED, {"error": error}),
@@ -276,4 +273,5 @@ def _finish(engine: Engine, status: str, *, output: Any = None, error: dict[str,
     }[status]
     return c.Decision(status=status, new_events=_decision_events(engine, [*events_out, terminal]), commands=commands,
                       cancels=engine.cancels(), output=output, error=error, continue_input=continue_input,
-                      custom_status=engine.custom_status, custom_status_set=engine.custom_status_set)
+                      custom_status=engine.custom_status, custom_status_set=engine.custom_status_set,
+                      carry_over=carry)

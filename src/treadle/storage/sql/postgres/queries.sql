@@ -144,3 +144,146 @@ SET status = 'pending', attempts = 0, run_after = treadle_now(), cancel_requeste
     finished_at = NULL, worker_id = NULL, progress = NULL, updated_at = treadle_now()
 WHERE namespace = %(namespace)s AND id = %(id)s AND status IN ('failed', 'cancelled')
 RETURNING id;
+
+-- ---------------------------------------------------------------- orchestrations
+-- Every wf_* query has the same name and parameters in each dialect: the multi-step logic is
+-- written once, in storage/wf_steps.py. JSON travels as text.
+
+-- name: wf_lock_instance
+SELECT * FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s FOR UPDATE;
+
+-- name: wf_insert_instance
+INSERT INTO wf_instances (namespace, instance_id, name, status, execution, input, parent_instance_id,
+                          parent_execution, parent_seq, created_at, updated_at)
+VALUES (%(namespace)s, %(instance_id)s, %(name)s, 'running', 1, %(input)s, %(parent_instance_id)s, %(parent_execution)s,
+        %(parent_seq)s, treadle_now(), treadle_now())
+ON CONFLICT DO NOTHING;
+
+-- name: wf_append_history
+INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+VALUES (%(namespace)s, %(instance_id)s, %(execution)s, %(position)s, %(kind)s, %(data)s, treadle_now());
+
+-- name: wf_now
+SELECT treadle_now() AS now;
+
+-- name: wf_history_length
+SELECT count(*) AS n FROM wf_history
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s;
+
+-- name: wf_history
+SELECT position, kind, data, at FROM wf_history
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s
+ORDER BY position;
+
+-- name: wf_inbox
+SELECT seq, kind, data FROM wf_inbox
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s
+ORDER BY seq;
+
+-- name: wf_inbox_add
+INSERT INTO wf_inbox (namespace, instance_id, execution, kind, data, at)
+VALUES (%(namespace)s, %(instance_id)s, %(execution)s, %(kind)s, %(data)s, treadle_now());
+
+-- name: wf_inbox_consume
+DELETE FROM wf_inbox
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s AND seq <= %(upto)s;
+
+-- name: wf_inbox_move
+UPDATE wf_inbox SET execution = %(to_execution)s
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s;
+
+-- name: wf_inbox_drop
+DELETE FROM wf_inbox WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s;
+
+-- name: wf_set_running
+UPDATE wf_instances
+SET decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
+    custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_set_finished
+UPDATE wf_instances
+SET status = %(status)s, output = %(output)s, error = %(error)s, decision_gen = decision_gen + 1,
+    custom_status = %(custom_status)s, custom_status_version = custom_status_version + %(status_changed)s,
+    finished_at = treadle_now(), updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_set_new_execution
+UPDATE wf_instances
+SET execution = execution + 1, input = %(input)s, decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
+    custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_finish_decision
+UPDATE tasks
+SET status = 'succeeded', result = 'null'::jsonb, lease_token = NULL, lease_expires = NULL,
+    finished_at = treadle_now(), updated_at = treadle_now()
+WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
+  AND lease_expires >= treadle_now();
+
+-- name: wf_task
+SELECT id, namespace, name, status, result::text AS result, error::text AS error, wf_instance, wf_execution, wf_seq
+FROM tasks WHERE id = %(id)s;
+
+-- name: wf_insert_task
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                   wf_instance, wf_execution, wf_seq)
+VALUES (%(id)s, %(namespace)s, %(name)s, 'pending', %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s,
+        coalesce(%(run_at)s::double precision, treadle_now()), %(max_attempts)s,
+        %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s, %(metadata)s::jsonb, treadle_now(), treadle_now(),
+        %(wf_instance)s, %(wf_execution)s, %(wf_seq)s)
+ON CONFLICT DO NOTHING;
+
+-- name: wf_open_tasks
+SELECT id, status FROM tasks
+WHERE namespace = %(namespace)s AND wf_instance = %(instance_id)s AND status IN ('pending', 'running')
+  AND (%(seq)s::integer IS NULL OR (wf_execution = %(execution)s AND wf_seq = %(seq)s::integer));
+
+-- name: wf_cancel_pending_task
+UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now() WHERE id = %(id)s AND status = 'pending';
+
+-- name: wf_cancel_running_task
+UPDATE tasks SET cancel_requested = true, updated_at = treadle_now() WHERE id = %(id)s AND status = 'running';
+
+-- name: wf_terminate
+UPDATE wf_instances
+SET status = 'terminated', error = %(error)s, decision_gen = decision_gen + 1, finished_at = treadle_now(), updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND status = 'running';
+
+-- name: wf_children
+SELECT instance_id FROM wf_instances WHERE namespace = %(namespace)s AND parent_instance_id = %(instance_id)s;
+
+-- name: wf_executions
+SELECT DISTINCT execution FROM wf_history
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s ORDER BY execution;
+
+-- name: wf_delete_history
+DELETE FROM wf_history WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_delete_inbox
+DELETE FROM wf_inbox WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_delete_instance
+DELETE FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_prune
+DELETE FROM wf_history
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution <= %(below)s;
+
+-- name: wf_status_counts
+SELECT status, count(*) AS n FROM wf_instances WHERE namespace = %(namespace)s GROUP BY status;
+
+-- name: wf_task_counts
+SELECT name, status, count(*) AS n FROM tasks
+WHERE namespace = %(namespace)s AND status IN ('pending', 'running') GROUP BY name, status;
+
+-- name: wf_get
+SELECT * FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_list
+SELECT * FROM wf_instances
+WHERE namespace = %(namespace)s AND (%(name)s::text IS NULL OR name = %(name)s)
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY created_at DESC, instance_id
+LIMIT %(limit)s OFFSET %(offset)s;

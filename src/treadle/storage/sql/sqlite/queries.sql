@@ -54,7 +54,8 @@ UPDATE tasks
 SET status = 'succeeded', result = :result, lease_token = NULL, lease_expires = NULL,
     finished_at = :now, updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
-  AND lease_expires >= :now;
+  AND lease_expires >= :now
+RETURNING status, wf_instance;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
@@ -67,7 +68,8 @@ SET status = CASE WHEN cancel_requested AND :status = 'pending' THEN 'cancelled'
     finished_at = CASE WHEN :status = 'pending' AND NOT cancel_requested THEN NULL ELSE :now END,
     updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
-  AND lease_expires >= :now;
+  AND lease_expires >= :now
+RETURNING status, wf_instance;
 
 -- name: set_progress
 UPDATE tasks SET progress = :progress, updated_at = :now
@@ -81,7 +83,8 @@ SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END,
     finished_at = CASE WHEN cancel_requested THEN :now ELSE NULL END,
     run_after = :now, lease_token = NULL, lease_expires = NULL, updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
-  AND lease_expires >= :now;
+  AND lease_expires >= :now
+RETURNING status, wf_instance;
 
 -- name: any_expired
 SELECT 1 FROM tasks WHERE namespace = :namespace AND status = 'running' AND lease_expires < :now LIMIT 1;
@@ -98,14 +101,16 @@ SET status = :status, error = :error, errors = json_insert(errors, '$[#]', json(
     run_after = CASE WHEN :status = 'pending' THEN :now + :retry_delay ELSE run_after END,
     lease_token = NULL, lease_expires = NULL,
     finished_at = CASE WHEN :status = 'pending' THEN NULL ELSE :now END, updated_at = :now
-WHERE id = :id AND status = 'running' AND lease_token = :token AND lease_expires < :now;
+WHERE id = :id AND status = 'running' AND lease_token = :token AND lease_expires < :now
+RETURNING status, wf_instance;
 
 -- name: get
 SELECT * FROM tasks WHERE namespace = :namespace AND id = :id;
 
 -- name: cancel_pending
 UPDATE tasks SET status = 'cancelled', finished_at = :now, updated_at = :now
-WHERE namespace = :namespace AND id = :id AND status = 'pending';
+WHERE namespace = :namespace AND id = :id AND status = 'pending'
+RETURNING status, wf_instance;
 
 -- name: cancel_running
 UPDATE tasks SET cancel_requested = 1, updated_at = :now
@@ -116,3 +121,143 @@ UPDATE tasks
 SET status = 'pending', attempts = 0, run_after = :now, cancel_requested = 0, result = NULL,
     finished_at = NULL, worker_id = NULL, progress = NULL, updated_at = :now
 WHERE namespace = :namespace AND id = :id AND status IN ('failed', 'cancelled');
+
+-- ---------------------------------------------------------------- orchestrations
+-- Every wf_* query has the same name and parameters in each dialect: the multi-step logic is
+-- written once, in storage/wf_steps.py. JSON travels as text.
+
+-- name: wf_lock_instance
+SELECT * FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_insert_instance
+INSERT INTO wf_instances (namespace, instance_id, name, status, execution, input, parent_instance_id,
+                          parent_execution, parent_seq, created_at, updated_at)
+VALUES (:namespace, :instance_id, :name, 'running', 1, :input, :parent_instance_id, :parent_execution,
+        :parent_seq, :now, :now)
+ON CONFLICT DO NOTHING;
+
+-- name: wf_append_history
+INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+VALUES (:namespace, :instance_id, :execution, :position, :kind, :data, :now);
+
+-- name: wf_now
+SELECT :now AS now;
+
+-- name: wf_history_length
+SELECT count(*) AS n FROM wf_history
+WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
+
+-- name: wf_history
+SELECT position, kind, data, at FROM wf_history
+WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution
+ORDER BY position;
+
+-- name: wf_inbox
+SELECT seq, kind, data FROM wf_inbox
+WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution
+ORDER BY seq;
+
+-- name: wf_inbox_add
+INSERT INTO wf_inbox (namespace, instance_id, execution, kind, data, at)
+VALUES (:namespace, :instance_id, :execution, :kind, :data, :now);
+
+-- name: wf_inbox_consume
+DELETE FROM wf_inbox
+WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution AND seq <= :upto;
+
+-- name: wf_inbox_move
+UPDATE wf_inbox SET execution = :to_execution
+WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
+
+-- name: wf_inbox_drop
+DELETE FROM wf_inbox WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
+
+-- name: wf_set_running
+UPDATE wf_instances
+SET decision_gen = decision_gen + 1, custom_status = :custom_status,
+    custom_status_version = custom_status_version + :status_changed, updated_at = :now
+WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_set_finished
+UPDATE wf_instances
+SET status = :status, output = :output, error = :error, decision_gen = decision_gen + 1,
+    custom_status = :custom_status, custom_status_version = custom_status_version + :status_changed,
+    finished_at = :now, updated_at = :now
+WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_set_new_execution
+UPDATE wf_instances
+SET execution = execution + 1, input = :input, decision_gen = decision_gen + 1, custom_status = :custom_status,
+    custom_status_version = custom_status_version + :status_changed, updated_at = :now
+WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_finish_decision
+UPDATE tasks
+SET status = 'succeeded', result = 'null', lease_token = NULL, lease_expires = NULL,
+    finished_at = :now, updated_at = :now
+WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
+  AND lease_expires >= :now;
+
+-- name: wf_task
+SELECT id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq FROM tasks WHERE id = :id;
+
+-- name: wf_insert_task
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                   wf_instance, wf_execution, wf_seq)
+VALUES (:id, :namespace, :name, 'pending', :args, :kwargs, :priority, coalesce(:run_at, :now), :max_attempts,
+        :retry_policy, :timeout_seconds, :idempotency_key, :metadata, :now, :now,
+        :wf_instance, :wf_execution, :wf_seq)
+ON CONFLICT DO NOTHING;
+
+-- name: wf_open_tasks
+SELECT id, status FROM tasks
+WHERE namespace = :namespace AND wf_instance = :instance_id AND status IN ('pending', 'running')
+  AND (:seq IS NULL OR (wf_execution = :execution AND wf_seq = :seq));
+
+-- name: wf_cancel_pending_task
+UPDATE tasks SET status = 'cancelled', finished_at = :now, updated_at = :now WHERE id = :id AND status = 'pending';
+
+-- name: wf_cancel_running_task
+UPDATE tasks SET cancel_requested = 1, updated_at = :now WHERE id = :id AND status = 'running';
+
+-- name: wf_terminate
+UPDATE wf_instances
+SET status = 'terminated', error = :error, decision_gen = decision_gen + 1, finished_at = :now, updated_at = :now
+WHERE namespace = :namespace AND instance_id = :instance_id AND status = 'running';
+
+-- name: wf_children
+SELECT instance_id FROM wf_instances WHERE namespace = :namespace AND parent_instance_id = :instance_id;
+
+-- name: wf_executions
+SELECT DISTINCT execution FROM wf_history
+WHERE namespace = :namespace AND instance_id = :instance_id ORDER BY execution;
+
+-- name: wf_delete_history
+DELETE FROM wf_history WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_delete_inbox
+DELETE FROM wf_inbox WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_delete_instance
+DELETE FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_prune
+DELETE FROM wf_history
+WHERE namespace = :namespace AND instance_id = :instance_id AND execution <= :below;
+
+-- name: wf_status_counts
+SELECT status, count(*) AS n FROM wf_instances WHERE namespace = :namespace GROUP BY status;
+
+-- name: wf_task_counts
+SELECT name, status, count(*) AS n FROM tasks
+WHERE namespace = :namespace AND status IN ('pending', 'running') GROUP BY name, status;
+
+-- name: wf_get
+SELECT * FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_list
+SELECT * FROM wf_instances
+WHERE namespace = :namespace AND (:name IS NULL OR name = :name) AND (:status IS NULL OR status = :status)
+ORDER BY created_at DESC, instance_id
+LIMIT :limit OFFSET :offset;

@@ -1,0 +1,280 @@
+"""The orchestration store's transactions, written once for every SQL backend.
+
+Each function here is a generator that yields `(query name, parameters, mode)` and receives the
+answer: one row (`"one"`), all rows (`"all"`) or a row count (`"count"`). A backend runs it inside
+one transaction of its own, with its own queries of the same names (`sql/<dialect>/queries.sql`),
+so the logic of starting, deciding, signalling and terminating lives in one place. Nothing here
+does I/O. JSON is text both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import serde
+from ..core.ids import new_id
+from ..core.records import NewTask
+from ..errors import InstanceNotFoundError
+from ..workflow import history as h
+from ..workflow.commands import Decision
+
+Query = tuple[str, dict[str, Any], str]
+Steps = Generator[Query, Any, Any]
+
+DECISION_PREFIX = "treadle.wf:"
+TIMER_TASK = "treadle.timer"
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildStart:
+    """A sub-orchestration a decision starts."""
+
+    instance_id: str
+    name: str
+    input: Any
+    parent_seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionCommit:
+    """Everything one decision writes, in one transaction."""
+
+    namespace: str
+    instance_id: str
+    execution: int
+    lease: tuple[str, str, int]            # the decision task's (id, token, attempt)
+    history_length: int
+    inbox_upto: int | None
+    decision: Decision
+    tasks: list[NewTask] = field(default_factory=list)
+    children: list[ChildStart] = field(default_factory=list)
+    cancel_seqs: list[int] = field(default_factory=list)
+    carry_over: list[h.HistoryEvent] = field(default_factory=list)
+
+
+def task_params(task: NewTask) -> dict[str, Any]:
+    """The parameters of `wf_insert_task` for a task an orchestration schedules."""
+    return {"id": task.id, "namespace": task.namespace, "name": task.name, "args": serde.dumps(task.args),
+            "kwargs": serde.dumps(task.kwargs), "priority": task.priority, "run_at": task.run_at,
+            "max_attempts": task.max_attempts, "retry_policy": serde.dumps(task.retry_policy),
+            "timeout_seconds": task.timeout_seconds, "idempotency_key": task.idempotency_key,
+            "metadata": serde.dumps(task.metadata), "wf_instance": task.wf_instance,
+            "wf_execution": task.wf_execution, "wf_seq": task.wf_seq}
+
+
+def _key(namespace: str, instance_id: str) -> dict[str, Any]:
+    return {"namespace": namespace, "instance_id": instance_id}
+
+
+def ensure_decision(namespace: str, instance_id: str, now: float) -> Steps:
+    """Make sure a decision task is pending for a running instance (one per decision generation)."""
+    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    if inst is None or inst["status"] != "running":
+        return
+    decision = NewTask(id=new_id(), name=DECISION_PREFIX + inst["name"], namespace=namespace,
+                       kwargs={"instance_id": instance_id}, max_attempts=1000,
+                       retry_policy={"max_attempts": 1000, "backoff": {"kind": "exponential", "initial": 0.1,
+                                                                        "multiplier": 2.0, "max_delay": 5.0,
+                                                                        "jitter": False}},
+                       idempotency_key=f"wf:{instance_id}:{inst['decision_gen']}",
+                       wf_instance=instance_id, wf_execution=inst["execution"])
+    yield ("wf_insert_task", task_params(decision) | {"now": now}, "count")
+
+
+def append_history(namespace: str, instance_id: str, execution: int, events: list[h.HistoryEvent],
+                   start: int, now: float) -> Steps:
+    """Append events at positions start+1, start+2, ..."""
+    for offset, event in enumerate(events, start=1):
+        yield ("wf_append_history", _key(namespace, instance_id) | {
+            "execution": execution, "position": start + offset, "kind": event.kind,
+            "data": serde.dumps(event.data), "now": now}, "count")
+
+
+def start_instance(namespace: str, instance_id: str, name: str, input: Any, now: float, *,
+                   parent: tuple[str, int, int] | None = None) -> Steps:
+    """Create an instance with its first history event and its first decision; False if it exists."""
+    created = yield ("wf_insert_instance", _key(namespace, instance_id) | {
+        "name": name, "input": serde.dumps(input), "now": now,
+        "parent_instance_id": parent[0] if parent else None, "parent_execution": parent[1] if parent else None,
+        "parent_seq": parent[2] if parent else None}, "count")
+    if not created:
+        return False
+    first = h.started(name, input, instance_id=instance_id, execution=1, now=now)
+    yield from append_history(namespace, instance_id, 1, [first], 0, now)
+    yield from ensure_decision(namespace, instance_id, now)
+    return True
+
+
+def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float, *,
+            execution: int | None = None, missing_ok: bool = False) -> Steps:
+    """Put an input in the instance's inbox and make sure a decision will read it.
+
+    `execution` pins it to one execution (an activity result is dropped if the instance has moved
+    on with continue-as-new); events and queue messages go to the current one.
+    """
+    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    if inst is None:
+        if missing_ok:
+            return False
+        raise InstanceNotFoundError(instance_id)
+    if inst["status"] != "running" or (execution is not None and execution != inst["execution"]):
+        return False
+    yield ("wf_inbox_add", _key(namespace, instance_id) | {
+        "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "count")
+    yield from ensure_decision(namespace, instance_id, now)
+    return True
+
+
+def _result_event(task: dict[str, Any]) -> h.HistoryEvent | None:
+    seq, status = task["wf_seq"], task["status"]
+    if task["name"] == TIMER_TASK:
+        return h.HistoryEvent(h.TIMER_FIRED, {"seq": seq}) if status == "succeeded" else None
+    if status == "succeeded":
+        return h.HistoryEvent(h.ACTIVITY_COMPLETED, {"seq": seq, "result": serde.loads(task["result"])})
+    error = serde.loads(task["error"]) or {"message": f"the activity was {status}", "error_type": "Cancelled"}
+    return h.HistoryEvent(h.ACTIVITY_FAILED, {"seq": seq, "error": error})
+
+
+def task_finished(task_id: str, now: float) -> Steps:
+    """After a task reached a terminal state: if an orchestration waits for it, deliver its outcome."""
+    task = yield ("wf_task", {"id": task_id}, "one")
+    if task is None or task["wf_instance"] is None or task["status"] not in TERMINAL \
+            or task["name"].startswith(DECISION_PREFIX) or task["wf_seq"] is None:
+        return
+    event = _result_event(task)
+    if event is not None:
+        yield from deliver(task["namespace"], task["wf_instance"], event, now, execution=task["wf_execution"],
+                           missing_ok=True)
+
+
+def load(namespace: str, instance_id: str, now: float) -> Steps:
+    """The instance, its current execution's history and its pending inbox (read only)."""
+    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    if inst is None:
+        return None
+    key = _key(namespace, instance_id) | {"execution": inst["execution"]}
+    history = yield ("wf_history", key, "all")
+    inbox = yield ("wf_inbox", key, "all")
+    clock = yield ("wf_now", {"now": now}, "one")
+    return inst, history, inbox, clock["now"]
+
+
+def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, seq: int | None,
+                       now: float) -> Steps:
+    rows = yield ("wf_open_tasks", _key(namespace, instance_id) | {"execution": execution, "seq": seq}, "all")
+    for row in rows:
+        if row["status"] == "pending":
+            yield ("wf_cancel_pending_task", {"id": row["id"], "now": now}, "count")
+        else:
+            yield ("wf_cancel_running_task", {"id": row["id"], "now": now}, "count")
+
+
+def commit_decision(commit: DecisionCommit, now: float) -> Steps:
+    """Record one decision atomically; False if its lease or its execution is no longer current."""
+    ns, iid = commit.namespace, commit.instance_id
+    task_id, token, attempt = commit.lease
+    finished = yield ("wf_finish_decision", {"id": task_id, "token": token, "attempt": attempt, "now": now}, "count")
+    if not finished:
+        return False
+    inst = yield ("wf_lock_instance", _key(ns, iid), "one")
+    if inst is None or inst["status"] != "running" or inst["execution"] != commit.execution:
+        return False
+    yield from _write_history(commit, now)
+    for task in commit.tasks:
+        yield ("wf_insert_task", task_params(task) | {"now": now}, "count")
+    for child in commit.children:
+        yield from start_instance(ns, child.instance_id, child.name, child.input, now,
+                                  parent=(iid, commit.execution, child.parent_seq))
+    for seq in commit.cancel_seqs:
+        yield from _cancel_open_tasks(ns, iid, commit.execution, seq, now)
+    yield from _update_instance(commit, inst, now)
+    return True
+
+
+def _write_history(commit: DecisionCommit, now: float) -> Steps:
+    ns, iid, execution = commit.namespace, commit.instance_id, commit.execution
+    events = commit.decision.new_events
+    consumed: list[h.HistoryEvent] = []
+    if commit.inbox_upto is not None:
+        rows = yield ("wf_inbox", _key(ns, iid) | {"execution": execution}, "all")
+        consumed = [h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in rows if r["seq"] <= commit.inbox_upto]
+        yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": commit.inbox_upto}, "count")
+    # the decision's start time first, so a replay applies the inputs at the time they were handled
+    ordered = [*events[:1], *consumed, *events[1:]]
+    yield from append_history(ns, iid, execution, ordered, commit.history_length, now)
+
+
+def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
+    ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
+    status_text = serde.dumps(decision.custom_status) if decision.custom_status_set else inst["custom_status"]
+    changed = 1 if status_text != inst["custom_status"] else 0
+    common = _key(ns, iid) | {"custom_status": status_text, "status_changed": changed, "now": now}
+    if decision.status == "running":
+        yield ("wf_set_running", common, "count")
+        pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
+        if pending:
+            yield from ensure_decision(ns, iid, now)
+        return
+    if decision.status == "continued_as_new":
+        yield from _continue_as_new(commit, common, now)
+        return
+    yield ("wf_set_finished", common | {"status": decision.status, "output": serde.dumps(decision.output),
+                                        "error": serde.dumps(decision.error) if decision.error else None}, "count")
+    yield ("wf_inbox_drop", _key(ns, iid) | {"execution": commit.execution}, "count")
+    if inst["parent_instance_id"] is not None:
+        kind = h.SUB_ORCHESTRATION_COMPLETED if decision.status == "completed" else h.SUB_ORCHESTRATION_FAILED
+        data = {"seq": inst["parent_seq"], "result": decision.output} if decision.status == "completed" else \
+            {"seq": inst["parent_seq"], "error": decision.error}
+        yield from deliver(ns, inst["parent_instance_id"], h.HistoryEvent(kind, data), now,
+                           execution=inst["parent_execution"], missing_ok=True)
+
+
+def _continue_as_new(commit: DecisionCommit, common: dict[str, Any], now: float) -> Steps:
+    ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
+    new_execution = commit.execution + 1
+    yield ("wf_set_new_execution", common | {"input": serde.dumps(decision.continue_input)}, "count")
+    inst = yield ("wf_lock_instance", _key(ns, iid), "one")
+    first = h.started(inst["name"], decision.continue_input, instance_id=iid, execution=new_execution, now=now)
+    yield from append_history(ns, iid, new_execution, [first], 0, now)
+    # what arrived meanwhile, and events no one waited for, move on to the new execution
+    yield ("wf_inbox_move", _key(ns, iid) | {"execution": commit.execution, "to_execution": new_execution}, "count")
+    for event in commit.carry_over:
+        yield ("wf_inbox_add", _key(ns, iid) | {"execution": new_execution, "kind": event.kind,
+                                                "data": serde.dumps(event.data), "now": now}, "count")
+    yield from ensure_decision(ns, iid, now)
+
+
+def terminate(namespace: str, instance_id: str, reason: str, now: float, *, cascade: bool = True) -> Steps:
+    """Stop an instance (and its running children): its open tasks are cancelled; False if it had ended."""
+    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    if inst is None:
+        raise InstanceNotFoundError(instance_id)
+    error = {"message": reason, "error_type": "Terminated"}
+    changed = yield ("wf_terminate", _key(namespace, instance_id) | {"error": serde.dumps(error), "now": now}, "count")
+    if not changed:
+        return False
+    length = yield ("wf_history_length", _key(namespace, instance_id) | {"execution": inst["execution"]}, "one")
+    yield from append_history(namespace, instance_id, inst["execution"],
+                              [h.HistoryEvent(h.EXECUTION_TERMINATED, {"reason": reason})], length["n"], now)
+    yield from _cancel_open_tasks(namespace, instance_id, None, None, now)
+    if cascade:
+        children = yield ("wf_children", _key(namespace, instance_id), "all")
+        for child in children:
+            yield from terminate(namespace, child["instance_id"], f"parent terminated: {reason}", now)
+    return True
+
+
+def delete(namespace: str, instance_id: str) -> Steps:
+    """Remove an instance, its history, inbox and children; True if it existed."""
+    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    if inst is None:
+        return False
+    children = yield ("wf_children", _key(namespace, instance_id), "all")
+    for child in children:
+        yield from delete(namespace, child["instance_id"])
+    for query in ("wf_delete_history", "wf_delete_inbox", "wf_delete_instance"):
+        yield (query, _key(namespace, instance_id), "count")
+    return True

@@ -1,0 +1,141 @@
+"""The orchestration verbs of the storage contract, shared by the SQL backends.
+
+A backend that mixes this in provides `_steps(steps, write=...)`, which runs a `wf_steps`
+generator inside one transaction (read-only when `write` is False), and `_wf_now()`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from ..core import serde
+from ..core.records import InstanceInfo
+from ..errors import InstanceNotFoundError
+from ..workflow import history as h
+from . import wf_steps as wf
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedInstance:
+    """What a decision needs: the instance, its history, the inputs waiting for it, and the store's time."""
+
+    info: InstanceInfo
+    decision_gen: int
+    history: list[h.HistoryEvent]
+    inbox: list[tuple[int, h.HistoryEvent]]
+    now: float
+
+
+def instance_from_row(row: dict[str, Any]) -> InstanceInfo:
+    """An `InstanceInfo` from a `wf_instances` row (JSON as text)."""
+    return InstanceInfo(
+        instance_id=row["instance_id"], namespace=row["namespace"], name=row["name"], status=row["status"],
+        execution=row["execution"], input=serde.loads(row["input"]), output=serde.loads(row["output"]),
+        error=serde.loads(row["error"]), custom_status=serde.loads(row["custom_status"]),
+        custom_status_version=row["custom_status_version"], parent_instance_id=row["parent_instance_id"],
+        created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"])
+
+
+def _one(query: str, params: dict[str, Any], mode: str = "one") -> Generator[wf.Query, Any, Any]:
+    return (yield (query, params, mode))
+
+
+class SqlWorkflowStore(ABC):
+    """Orchestration verbs on top of `_steps`; see `wf_steps` for what each transaction does."""
+
+    @abstractmethod
+    async def _steps(self, steps: wf.Steps, *, write: bool) -> Any:
+        """Run `steps` in one transaction of the backend."""
+
+    @abstractmethod
+    def _wf_now(self) -> float:
+        """The time written into history events."""
+
+    async def wf_start(self, namespace: str, instance_id: str, name: str, input: Any) -> bool:
+        """Start an instance unless one with this id exists; True if it was created."""
+        return bool(await self._steps(wf.start_instance(namespace, instance_id, name, serde.to_jsonable(input),
+                                                        self._wf_now()), write=True))
+
+    async def wf_load(self, namespace: str, instance_id: str) -> LoadedInstance | None:
+        """The instance and its current execution's history and inbox."""
+        loaded = await self._steps(wf.load(namespace, instance_id, self._wf_now()), write=False)
+        if loaded is None:
+            return None
+        inst, history, inbox, now = loaded
+        return LoadedInstance(
+            info=instance_from_row(inst), decision_gen=inst["decision_gen"],
+            history=[h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in history],
+            inbox=[(r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in inbox], now=float(now))
+
+    async def wf_commit(self, commit: wf.DecisionCommit) -> bool:
+        """Record a decision (and finish its task) atomically; False if it lost its lease or execution."""
+        return bool(await self._steps(wf.commit_decision(commit, self._wf_now()), write=True))
+
+    async def wf_deliver(self, namespace: str, instance_id: str, event: h.HistoryEvent) -> bool:
+        """Deliver an external event or queue message; False if the instance has ended."""
+        return bool(await self._steps(wf.deliver(namespace, instance_id, event, self._wf_now()), write=True))
+
+    async def wf_terminate(self, namespace: str, instance_id: str, reason: str) -> bool:
+        """Terminate a running instance and its children; False if it had already ended."""
+        return bool(await self._steps(wf.terminate(namespace, instance_id, reason, self._wf_now()), write=True))
+
+    async def wf_get(self, namespace: str, instance_id: str) -> InstanceInfo | None:
+        """One instance."""
+        row = await self._steps(_one("wf_get", {"namespace": namespace, "instance_id": instance_id}), write=False)
+        return instance_from_row(row) if row else None
+
+    async def wf_list(self, namespace: str, *, name: str | None = None, status: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[InstanceInfo]:
+        """Instances, newest first, optionally of one orchestration name and/or status."""
+        rows = await self._steps(_one("wf_list", {"namespace": namespace, "name": name, "status": status,
+                                                  "limit": limit, "offset": offset}, "all"), write=False)
+        return [instance_from_row(r) for r in rows]
+
+    async def wf_history(self, namespace: str, instance_id: str, execution: int | None = None
+                         ) -> list[h.HistoryEvent]:
+        """An execution's history (the current one by default)."""
+        if execution is None:
+            info = await self.wf_get(namespace, instance_id)
+            if info is None:
+                raise InstanceNotFoundError(instance_id)
+            execution = info.execution
+        rows = await self._steps(_one("wf_history", {"namespace": namespace, "instance_id": instance_id,
+                                                     "execution": execution}, "all"), write=False)
+        return [h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in rows]
+
+    async def wf_executions(self, namespace: str, instance_id: str) -> list[int]:
+        """The execution numbers whose history is kept."""
+        rows = await self._steps(_one("wf_executions", {"namespace": namespace, "instance_id": instance_id}, "all"),
+                                 write=False)
+        return [int(r["execution"]) for r in rows]
+
+    async def wf_children(self, namespace: str, instance_id: str) -> list[str]:
+        """Ids of the sub-orchestrations an instance started."""
+        rows = await self._steps(_one("wf_children", {"namespace": namespace, "instance_id": instance_id}, "all"),
+                                 write=False)
+        return [r["instance_id"] for r in rows]
+
+    async def wf_delete(self, namespace: str, instance_id: str) -> bool:
+        """Delete an instance with its history and its children; False if there was none."""
+        return bool(await self._steps(wf.delete(namespace, instance_id), write=True))
+
+    async def wf_prune(self, namespace: str, instance_id: str, keep_last: int) -> int:
+        """Delete the history of all but the last `keep_last` executions; return how many events went."""
+        info = await self.wf_get(namespace, instance_id)
+        if info is None:
+            raise InstanceNotFoundError(instance_id)
+        below = info.execution - max(1, keep_last)
+        return int(await self._steps(_one("wf_prune", {"namespace": namespace, "instance_id": instance_id,
+                                                       "below": below}, "count"), write=True))
+
+    async def wf_metrics(self, namespace: str) -> dict[str, Any]:
+        """Instances by status, and pending/running tasks by name (the queue depths)."""
+        statuses = await self._steps(_one("wf_status_counts", {"namespace": namespace}, "all"), write=False)
+        tasks = await self._steps(_one("wf_task_counts", {"namespace": namespace}, "all"), write=False)
+        depths: dict[str, dict[str, int]] = {}
+        for row in tasks:
+            depths.setdefault(row["name"], {"pending": 0, "running": 0})[row["status"]] = int(row["n"])
+        return {"instances": {r["status"]: int(r["n"]) for r in statuses}, "queues": depths}
