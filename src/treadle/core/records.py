@@ -114,11 +114,15 @@ class NewTask:
 
 @dataclass(frozen=True, slots=True)
 class LeaseRef:
-    """What proves a worker holds a task: the id, the attempt and the random lease token."""
+    """What proves a worker holds a task: the id, the attempt and the random lease token.
+
+    `workflow` tells the store that an orchestration waits for this task's outcome.
+    """
 
     task_id: str
     token: str
     attempt: int
+    workflow: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -48,11 +49,13 @@ from ..core.records import (
 )
 from ..core.routing import Pattern
 from ..errors import ConfigurationError, InvalidStateError, StorageError, TaskNotFoundError, TreadleError
+from . import wf_steps as wf
 from .base import Enqueued
 from .changes import ChangeCounter
 from .postgres_listen import PgListener
 from .rows import as_value, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
+from .wf_store import SqlWorkflowStore
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,33 @@ def _error_json(error: ErrorInfo | None) -> str | None:
     return None if error is None else serde.dumps(error.to_dict())
 
 
-class PostgresStorage:
+async def drive(conn: Conn, steps: wf.Steps) -> Any:
+    """Run a `wf_steps` transaction on this connection (inside the caller's transaction)."""
+    answer: Any = None
+    try:
+        while True:
+            name, params, mode = steps.send(answer)
+            cur = await conn.execute(Q[name], params)
+            if mode == "one":
+                answer = await cur.fetchone()
+            elif mode == "all":
+                answer = await cur.fetchall()
+            else:
+                answer = cur.rowcount
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _after_terminal(conn: Conn, row: DictRow | None) -> bool:
+    """Whether a state change applied; a task an orchestration waits for reports its outcome to it."""
+    if row is None:
+        return False
+    if row.get("wf_instance") is not None and row.get("status", "succeeded") in wf.TERMINAL:
+        await drive(conn, wf.task_finished(row["id"], 0.0))
+    return True
+
+
+class PostgresStorage(SqlWorkflowStore):
     """The PostgreSQL backend; open it with `open_storage("postgresql://user@host/db")`."""
 
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:
@@ -295,11 +324,13 @@ class PostgresStorage:
                 return set()
             rows = await (await conn.execute(Q["succeed"], params)).fetchall()
             tokens = {o.lease.task_id: o.lease.token for o in wins}
+            for row in rows:
+                await _after_terminal(conn, row)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:
-            if len(wins) == len(outcomes):
-                accepted = await succeed(conn)
+            if len(wins) == len(outcomes) and not any(o.lease.workflow for o in outcomes):
+                accepted = await succeed(conn)     # the hot path: one statement, one commit
             else:
                 async with conn.transaction():
                     accepted = await succeed(conn)
@@ -323,7 +354,7 @@ class PostgresStorage:
         cur = await conn.execute(Q["fail"], {
             "id": outcome.lease.task_id, "token": outcome.lease.token, "attempt": outcome.lease.attempt,
             "status": status, "error": _error_json(error), "retry_delay": delay})
-        return await cur.fetchone() is not None
+        return await _after_terminal(conn, await cur.fetchone())
 
     async def set_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         """Record progress where the lease is held."""
@@ -344,6 +375,8 @@ class PostgresStorage:
         async def op(conn: Conn) -> int:
             async with conn.transaction():
                 rows = await (await conn.execute(Q["release"], _lease_arrays(leases))).fetchall()
+                for row in rows:
+                    await _after_terminal(conn, row)
                 if rows:
                     await self._notify(conn)
             return len(rows)
@@ -363,7 +396,7 @@ class PostgresStorage:
                     cur = await conn.execute(Q["expire"], {
                         "id": row["id"], "token": row["lease_token"], "status": decision.status.value,
                         "error": _error_json(decision.error), "retry_delay": decision.retry_delay})
-                    done += cur.rowcount
+                    done += await _after_terminal(conn, await cur.fetchone())
                 if done:
                     await self._notify(conn)
             return done
@@ -409,11 +442,14 @@ class PostgresStorage:
 
         async def op(conn: Conn) -> TaskInfo:
             async with conn.transaction():
-                changed = await (await conn.execute(Q["cancel"], params)).fetchone()
+                pending = await (await conn.execute(Q["cancel_pending"], params)).fetchone()
+                changed = await _after_terminal(conn, pending)
+                if not changed:
+                    changed = await (await conn.execute(Q["cancel_running"], params)).fetchone() is not None
                 row = await (await conn.execute(Q["get"], params)).fetchone()
                 if row is None:
                     raise TaskNotFoundError(task_id)
-                if changed and changed["changed"]:
+                if changed:
                     await self._notify(conn)
             return info_from_row(row, as_value)
 
@@ -438,6 +474,19 @@ class PostgresStorage:
         return await self._run(op)
 
     # ------------------------------------------------------------------ change hints
+
+    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool) -> Any:
+        async def op(conn: Conn) -> Any:
+            async with conn.transaction():
+                result = await drive(conn, steps())
+                if write:
+                    await self._notify(conn)
+                return result
+
+        return await self._run(op)
+
+    def _wf_now(self) -> float:
+        return self.clock.now() if self.clock is not None else time.time()
 
     def change_token(self) -> int:
         """The change counter (bumped by notifications and by this process's own writes)."""

@@ -52,7 +52,8 @@ def info_from_row(row: Row, decode: Decode) -> TaskInfo:
 def claimed_from_row(row: Row, decode: Decode) -> ClaimedTask:
     """A `ClaimedTask` from the columns a claim returns."""
     return ClaimedTask(
-        lease=LeaseRef(row["id"], row["lease_token"], row["attempts"]), namespace=row["namespace"],
+        lease=LeaseRef(row["id"], row["lease_token"], row["attempts"], row["wf_instance"] is not None),
+        namespace=row["namespace"],
         name=row["name"], args=decode(row["args"]), kwargs=decode(row["kwargs"]),
         max_attempts=row["max_attempts"], retry_policy=decode(row["retry_policy"]),
         timeout_seconds=row["timeout_seconds"], metadata=decode(row["metadata"]), priority=row["priority"],

@@ -380,8 +380,8 @@ class SqliteStorage(SqlWorkflowStore):
 
         return await self._call(op, write=True)
 
-    async def _steps(self, steps: wf.Steps, *, write: bool) -> Any:
-        return await self._call(lambda conn: drive(conn, steps), write=write)
+    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool) -> Any:
+        return await self._call(lambda conn: drive(conn, steps()), write=write)
 
     def _wf_now(self) -> float:
         return self.clock.now()

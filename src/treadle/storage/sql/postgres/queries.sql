@@ -38,7 +38,7 @@ SET status = 'running', attempts = t.attempts + 1, lease_token = replace(gen_ran
 FROM picked
 WHERE t.seq = picked.seq
 RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
-          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires;
+          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance;
 
 -- name: next_due
 SELECT min(run_after) FROM tasks
@@ -70,9 +70,9 @@ WITH done AS (
          AS o(id, token, attempt, result)
     WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
       AND t.lease_expires >= treadle_now()
-    RETURNING t.id
+    RETURNING t.id, t.wf_instance
 )
-SELECT id, pg_notify(%(channel)s, '') FROM done;
+SELECT id, wf_instance, pg_notify(%(channel)s, '') FROM done;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
@@ -86,7 +86,7 @@ SET status = CASE WHEN cancel_requested AND %(status)s = 'pending' THEN 'cancell
     updated_at = treadle_now()
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
   AND lease_expires >= treadle_now()
-RETURNING id;
+RETURNING id, status, wf_instance;
 
 -- name: set_progress
 UPDATE tasks SET progress = CASE WHEN %(progress)s::jsonb -> 'at' = 'null'::jsonb
@@ -106,7 +106,7 @@ SET status = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'pending' END,
 FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
 WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
   AND t.lease_expires >= treadle_now()
-RETURNING t.id;
+RETURNING t.id, t.status, t.wf_instance;
 
 -- name: expired
 SELECT id, attempts, retry_policy, cancel_requested, lease_token, treadle_now() AS now FROM tasks
@@ -121,22 +121,21 @@ SET status = %(status)s, error = %(error)s::jsonb, errors = errors || jsonb_buil
     run_after = CASE WHEN %(status)s = 'pending' THEN treadle_now() + %(retry_delay)s ELSE run_after END,
     lease_token = NULL, lease_expires = NULL,
     finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE treadle_now() END, updated_at = treadle_now()
-WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND lease_expires < treadle_now();
+WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND lease_expires < treadle_now()
+RETURNING id, status, wf_instance;
 
 -- name: get
 SELECT * FROM tasks WHERE namespace = %(namespace)s AND id = %(id)s;
 
--- name: cancel
-WITH pending AS (
-    UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now()
-    WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'pending'
-    RETURNING id
-), running AS (
-    UPDATE tasks SET cancel_requested = true, updated_at = treadle_now()
-    WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'running'
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM pending) + (SELECT count(*) FROM running) AS changed;
+-- name: cancel_pending
+UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'pending'
+RETURNING id, status, wf_instance;
+
+-- name: cancel_running
+UPDATE tasks SET cancel_requested = true, updated_at = treadle_now()
+WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'running'
+RETURNING id;
 
 -- name: redrive
 UPDATE tasks

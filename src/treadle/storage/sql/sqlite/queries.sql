@@ -27,7 +27,7 @@ WHERE seq IN (
     LIMIT :limit
 )
 RETURNING id, namespace, name, args, kwargs, attempts, max_attempts, retry_policy, timeout_seconds,
-          metadata, priority, lease_token, lease_expires;
+          metadata, priority, lease_token, lease_expires, wf_instance;
 
 -- name: any_due
 SELECT 1 FROM tasks
