@@ -137,10 +137,10 @@ class AsyncOrchestrationMethods:
 class OrchestrationMethods:
     """The orchestration half of the synchronous `Client` (each call blocks)."""
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         # `Client` holds the async client and the portal that runs it
         async_client, portal = getattr(self, "_async"), getattr(self, "_portal")  # noqa: B009
-        return portal.call(getattr(async_client, name)(*args, **kwargs))
+        return portal.call(getattr(async_client, method)(*args, **kwargs))
 
     def start_orchestration(self, instance_id: str, name: str, input: Any = None) -> bool:
         """See `AsyncClient.start_orchestration`."""

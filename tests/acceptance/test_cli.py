@@ -149,3 +149,26 @@ def test_the_same_commands_on_postgresql(run: Run, pg_url: str) -> None:
 def test_a_file_that_is_not_a_database_is_one_clear_line(run: Run, tmp_path: Path) -> None:
     (tmp_path / "notes.db").write_text("these are my notes, not a database\n" * 100)
     assert "file is not a database" in one_error_line(run("ls", "--db", "notes.db"))
+
+
+def test_orchestrations_from_the_command_line(run: Run, tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    worker = subprocess.Popen([sys.executable, "-m", "treadle", "worker", "--tasks", "wf_tasks"], cwd=tmp_path,
+                              env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        done = run("wf", "start", "crash.steps", "--id", "cli-1", "--input", '{"count": 2, "seconds": 0}',
+                   "--wait", "--timeout", "30")
+        assert (done.returncode, done.stdout.strip()) == (0, "2"), done.stderr
+        assert "cli-1\tcrash.steps\tcompleted" in run("wf", "ls").stdout
+        assert "completed" in run("wf", "show", "cli-1").stdout
+        kinds = [json.loads(line)["kind"] for line in run("wf", "history", "cli-1", "--json").stdout.splitlines()]
+        assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionCompleted"
+        assert run("wf", "start", "crash.nap", "--id", "cli-2", "--input", "60000").stdout.strip() == "cli-2"
+        assert run("wf", "raise", "cli-2", "poke", "--data", '{"n": 1}').stdout.strip() == "cli-2 poke: delivered"
+        assert run("wf", "cancel", "cli-2").stdout.strip() == "cli-2 terminated"
+        assert "has ended; the event was not delivered" in one_error_line(run("wf", "raise", "cli-2", "poke"))
+        assert run("wf", "delete", "cli-2").stdout.strip() == "cli-2 deleted"
+        assert "no orchestration instance 'cli-2'" in one_error_line(run("wf", "show", "cli-2"))
+        assert "--input is not valid JSON" in one_error_line(run("wf", "start", "x", "--input", "{bad"))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)

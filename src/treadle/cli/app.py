@@ -7,7 +7,6 @@ line on stderr and exits with status 1 or 2, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
@@ -22,19 +21,16 @@ from ..core.records import DEFAULT_NAMESPACE
 from ..core.retry import RetryPolicy
 from ..core.states import TaskStatus
 from ..engine.worker import Worker
-from ..errors import ConfigurationError, TreadleError, WaitTimeoutError
+from ..errors import ConfigurationError
 from ..settings import WorkerSettings
-from ..storage import DEFAULT_URL
-from . import output
+from . import output, wf
+from .common import NamespaceOption, UrlOption, fail, friendly, parse_json, resolve_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None, help="treadle: tasks, workers and durable workflows on SQLite.")
-
-UrlOption = Annotated[str | None, typer.Option(
-    "--url", "--db", help="Storage URL (default: $TREADLE_URL, else sqlite:///treadle.db).", show_default=False)]
-NamespaceOption = Annotated[str, typer.Option("--namespace", envvar="TREADLE_NAMESPACE", help="Namespace.")]
+                  rich_markup_mode=None, help="treadle: tasks, workers and durable workflows.")
+app.add_typer(wf.app, name="wf")
 
 
 @app.callback()
@@ -42,44 +38,6 @@ def _quiet_libraries() -> None:
     """Short commands print one line, not library warnings; `worker` configures its own logging."""
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)   # treadle logs its own retries
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-
-
-def resolve_url(url: str | None) -> str:
-    """The URL to use: the option, else `$TREADLE_URL`, else the embedded default."""
-    return url or os.environ.get("TREADLE_URL") or DEFAULT_URL
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one line to stderr and exit."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def friendly(fn: F) -> F:
-    """Turn treadle's errors into one line on stderr instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except WaitTimeoutError as exc:
-            fail(str(exc), 3)
-        except TreadleError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{type(exc).__name__}: {exc}")
-
-    return wrapper  # type: ignore[return-value]
-
-
-def parse_json(text: str | None, option: str) -> Any:
-    """Decode a JSON option value with an error that names the option."""
-    if text is None:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigurationError(f"{option} is not valid JSON ({exc}): {text!r}") from None
 
 
 def configure_logging(level: str) -> None:
