@@ -27,3 +27,11 @@ def test_quickstart_runs_as_documented(tmp_path: Path, subprocess_env: dict[str,
         "['cat.png@64', 'cat.png@128', 'cat.png@256']",
     ]
     assert worker.returncode == 0
+
+
+def test_the_workflow_example_runs_as_documented(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    env = dict(subprocess_env, TREADLE_URL=f"sqlite:///{tmp_path / 'order.db'}")
+    out = subprocess.run([sys.executable, "-m", "examples.workflows.order"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "completed {'receipt': {'order': '42', 'charged': 99}, 'approved_by': 'ada'}"

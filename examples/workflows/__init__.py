@@ -1,0 +1,1 @@
+"""A durable workflow, run in-process: `python -m examples.workflows.order`."""
