@@ -17,6 +17,9 @@ import compileall
 import os
 import subprocess
 import sys
+import time
+import uuid
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -38,8 +41,8 @@ from _common import Adapter, main, pg_dsn, record_done, spawn  # noqa: E402
 import treadle  # noqa: E402
 from treadle import task  # noqa: E402
 
-__all__ = ["PEERS", "TreadleAdapter", "concurrency_from_env", "main", "noop", "noop_r", "pg_dsn",
-           "record_done", "spawn"]
+__all__ = ["PEERS", "TreadleAdapter", "chain", "concurrency_from_env", "main", "noop", "noop_r", "pg_dsn",
+           "record_done", "spawn", "step"]
 
 
 @task(name="bench.noop")
@@ -53,16 +56,31 @@ async def noop_r(i: int) -> int:
     return i
 
 
+@task(name="bench.step")
+async def step(k: int) -> int:
+    """The no-op activity of the workflow workload."""
+    return k
+
+
+@treadle.orchestration(name="bench.chain")
+def chain(ctx: treadle.OrchestrationContext, steps: int) -> Any:
+    """`steps` sequential no-op activities (the harness's workflow workload)."""
+    for k in range(steps):
+        yield ctx.schedule_activity(step, k)
+    return steps
+
+
 def concurrency_from_env(default: int) -> int:
     """The worker `--concurrency`: `TREADLE_BENCH_CONCURRENCY`, else the adapter's chosen default."""
     return int(os.environ.get("TREADLE_BENCH_CONCURRENCY") or default)
 
 
 class TreadleAdapter(Adapter):
-    """Enqueue, workers and round trip, the same on every backend; `setup()` is the backend's."""
+    """Enqueue, workers, round trip and workflows, the same on every backend; `setup()` is the backend's."""
 
     package = "treadle"
-    WORKLOADS = ("throughput", "latency")
+    WORKLOADS = ("throughput", "latency", "workflow")
+    workflow_concurrency = 64
     module = ""            # the adapter module's name, which the workers import (`--tasks`)
     concurrency = 8        # worker --concurrency
     url = ""               # storage URL, final once setup() has run
@@ -95,6 +113,33 @@ class TreadleAdapter(Adapter):
         path = os.pathsep.join([HERE, PEERS] + [p for p in [os.environ.get("PYTHONPATH", "")] if p])
         env = {"PYTHONPATH": path, "TREADLE_BENCH_SHARED": os.path.dirname(PEERS)}
         return [spawn(cmd, env_extra=env, log_name=f"{self.name}.{purpose}.{k}") for k in range(procs)]
+
+    def workflow(self, n_wf: int, steps: int, sequential: int) -> dict[str, float]:
+        """Runtime and client in this process, as the harness asks: n_wf chains at once, then one at a time."""
+        runtime = treadle.Runtime(self.url, tasks=[step, chain], concurrency=self.workflow_concurrency)
+        runtime.start()
+        try:
+            run = uuid.uuid4().hex[:8]
+            started = time.perf_counter()
+            ids = [f"wf-{run}-{j}" for j in range(n_wf)]
+            for instance in ids:
+                self.client.start_orchestration(instance, "bench.chain", steps)
+            for instance in ids:
+                self._wait(instance)
+            wall = time.perf_counter() - started
+            started = time.perf_counter()
+            for j in range(sequential):
+                instance = f"seq-{run}-{j}"
+                self.client.start_orchestration(instance, "bench.chain", steps)
+                self._wait(instance)
+            return {"wf_wall_s": wall, "seq_wall_s": time.perf_counter() - started}
+        finally:
+            runtime.shutdown()
+
+    def _wait(self, instance: str) -> None:
+        info = self.client.wait_for_orchestration(instance, 120)
+        if info.status != "completed":
+            raise RuntimeError(f"treadle {instance}: {info.status} {info.error}")
 
     def roundtrip(self, task_id: int) -> None:
         handle = self.client.submit_task(noop_r, [task_id]).submit()
