@@ -54,7 +54,12 @@ class Storage(Protocol):
         ...
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """Record attempt outcomes in one transaction; False where the lease was no longer held."""
+        """Record attempt outcomes in one transaction; False where the lease was no longer held.
+
+        Outcomes of tasks an orchestration waits for (`lease.workflow`) may commit without waiting
+        for the disk: lost in a power failure, the task runs again and its orchestration, which has
+        not durably seen the first outcome, sees the second. Every other outcome is durable.
+        """
         ...
 
     async def set_progress(self, lease: LeaseRef, progress: Progress) -> bool:

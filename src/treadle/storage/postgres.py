@@ -341,7 +341,7 @@ class PostgresStorage(SqlWorkflowStore):
                         await self._notify(conn)
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
 
-        return await self._run(op)
+        return await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
 
     @staticmethod
     async def _fail(conn: Conn, outcome: Failed | Cancelled) -> bool:
@@ -475,7 +475,7 @@ class PostgresStorage(SqlWorkflowStore):
 
     # ------------------------------------------------------------------ change hints
 
-    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool) -> Any:
+    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool, durable: bool = True) -> Any:
         async def op(conn: Conn) -> Any:
             async with conn.transaction():
                 result = await drive(conn, steps())
@@ -483,7 +483,7 @@ class PostgresStorage(SqlWorkflowStore):
                     await self._notify(conn)
                 return result
 
-        return await self._run(op)
+        return await self._run(op, durable=durable or not write)
 
     def _wf_now(self) -> float:
         return self.clock.now() if self.clock is not None else time.time()

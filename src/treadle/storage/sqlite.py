@@ -154,9 +154,10 @@ class SqliteStorage(SqlWorkflowStore):
                                     on_commit=self._watcher.committed)
         self._opened = False
 
-    async def _call(self, fn: Callable[[sqlite3.Connection], T], *, write: bool, durable: bool = True) -> T:
+    async def _call(self, fn: Callable[[sqlite3.Connection], T], *, write: bool, durable: bool = True,
+                    notify: bool = True) -> T:
         if write:
-            return await self._runner.write(fn, durable=durable)
+            return await self._runner.write(fn, durable=durable, notify=notify)
         return await self._runner.read(fn)
 
     async def open(self) -> None:
@@ -228,7 +229,7 @@ class SqliteStorage(SqlWorkflowStore):
         if not await self._call(probe, write=False):
             next_due = await self._call(lambda conn: conn.execute(due_sql, due_params).fetchone()[0], write=False)
             return ClaimBatch(tasks=[], next_due=next_due)
-        return await self._call(op, write=True, durable=False)
+        return await self._call(op, write=True, durable=False, notify=False)
 
     async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> list[LeaseState]:
         """Extend (or, with None, just read) leases."""
@@ -246,7 +247,7 @@ class SqliteStorage(SqlWorkflowStore):
                     alive=True, cancel_requested=bool(row[0]), lease_expires=row[1]))
             return out
 
-        return await self._call(op, write=lease_seconds is not None, durable=False)
+        return await self._call(op, write=lease_seconds is not None, durable=False, notify=False)
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Record outcomes; each is a compare-and-set on the lease."""
@@ -256,7 +257,7 @@ class SqliteStorage(SqlWorkflowStore):
             return [_after_terminal(conn, o.lease.task_id, conn.execute(*self._outcome_sql(o, now)).fetchone(), now)
                     for o in outcomes]
 
-        return await self._call(op, write=True)
+        return await self._call(op, write=True, durable=not all(o.lease.workflow for o in outcomes))
 
     @staticmethod
     def _outcome_sql(outcome: Outcome, now: float) -> tuple[str, dict[str, Any]]:
@@ -280,7 +281,7 @@ class SqliteStorage(SqlWorkflowStore):
         def op(conn: sqlite3.Connection) -> bool:
             return conn.execute(Q["set_progress"], _lease_params(lease, now) | {"progress": data}).rowcount == 1
 
-        return await self._call(op, write=True, durable=False)
+        return await self._call(op, write=True, durable=False, notify=False)
 
     async def release(self, leases: Sequence[LeaseRef]) -> int:
         """Return leased tasks to pending without counting the attempt."""
@@ -380,8 +381,8 @@ class SqliteStorage(SqlWorkflowStore):
 
         return await self._call(op, write=True)
 
-    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool) -> Any:
-        return await self._call(lambda conn: drive(conn, steps()), write=write)
+    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool, durable: bool = True) -> Any:
+        return await self._call(lambda conn: drive(conn, steps()), write=write, durable=durable)
 
     def _wf_now(self) -> float:
         return self.clock.now()

@@ -50,6 +50,7 @@ def _wrap(exc: BaseException) -> BaseException:
 class _Write:
     fn: Operation
     durable: bool
+    notify: bool
     deadline: float
     future: asyncio.Future[Any]
 
@@ -161,13 +162,14 @@ class SqliteRunner:
 
     # ------------------------------------------------------------------ writes
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True, notify: bool = True) -> T:
         """Run a write in the next group transaction and wait for its commit.
 
         `durable=False` marks a write whose loss in a power failure is harmless (a claim, a
         heartbeat, progress: the task just runs again). A transaction holding only such
         writes commits without an fsync of its own; the next durable commit flushes it too,
         because the WAL is sequential. Crashes of the process lose nothing either way.
+        `notify=False` marks a write nobody waits for (a claim, a heartbeat): it wakes no one.
         """
         state = self._state()
         loop = asyncio.get_running_loop()
@@ -175,7 +177,7 @@ class SqliteRunner:
             self._fail_all(state.pending, StorageError("the event loop that queued this write has closed"))
             state.pending, state.scheduled, state.loop = [], False, loop
         future: asyncio.Future[T] = loop.create_future()
-        state.pending.append(_Write(fn, durable, time.monotonic() + self._busy_timeout, future))
+        state.pending.append(_Write(fn, durable, notify, time.monotonic() + self._busy_timeout, future))
         if not state.scheduled:
             state.scheduled = True
             loop.call_soon(self._flush, state)
@@ -248,7 +250,7 @@ class SqliteRunner:
             else:
                 self._fail_all(writes, exc)
             return
-        if conn.total_changes != before:
+        if conn.total_changes != before and any(w.notify for w in writes):
             self._on_commit()
         for w, ok, value in results:
             if w.future.done():

@@ -47,8 +47,11 @@ class SqlWorkflowStore(ABC):
     """Orchestration verbs on top of `_steps`; see `wf_steps` for what each transaction does."""
 
     @abstractmethod
-    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool) -> Any:
-        """Run the steps `steps()` makes in one transaction (called again if the transaction is retried)."""
+    async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool, durable: bool = True) -> Any:
+        """Run the steps `steps()` makes in one transaction (called again if the transaction is retried).
+
+        `durable=False`: the commit need not wait for its flush to disk (see `wf_commit`).
+        """
 
     @abstractmethod
     def _wf_now(self) -> float:
@@ -74,8 +77,14 @@ class SqlWorkflowStore(ABC):
             inbox=[(r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in inbox], now=float(now))
 
     async def wf_commit(self, commit: wf.DecisionCommit) -> bool:
-        """Record a decision (and finish its task) atomically; False if it lost its lease or execution."""
-        return bool(await self._steps(lambda: wf.commit_decision(commit, self._wf_now()), write=True))
+        """Record a decision (and finish its task) atomically; False if it lost its lease or execution.
+
+        A decision that leaves the instance running commits without waiting for the disk: were it
+        lost in a power failure, the inputs it consumed are still durable and replay makes the same
+        decision again. A decision that ends an execution is durable, as its output is a result.
+        """
+        return bool(await self._steps(lambda: wf.commit_decision(commit, self._wf_now()), write=True,
+                                      durable=commit.decision.status != "running"))
 
     async def wf_deliver(self, namespace: str, instance_id: str, event: h.HistoryEvent) -> bool:
         """Deliver an external event or queue message; False if the instance has ended."""
