@@ -101,20 +101,28 @@ def _error_json(error: ErrorInfo | None) -> str | None:
 
 
 async def drive(conn: Conn, steps: wf.Steps) -> Any:
-    """Run a `wf_steps` transaction on this connection (inside the caller's transaction)."""
+    """Run a `wf_steps` transaction on this connection (inside the caller's transaction).
+
+    In pipeline mode: statements whose answer is not needed (`exec`) go out without waiting, and
+    the next statement that needs an answer collects them all in the same round trip.
+    """
     answer: Any = None
-    try:
-        while True:
-            name, params, mode = steps.send(answer)
-            cur = await conn.execute(Q[name], params)
-            if mode == "one":
-                answer = await cur.fetchone()
-            elif mode == "all":
-                answer = await cur.fetchall()
-            else:
-                answer = cur.rowcount
-    except StopIteration as stop:
-        return stop.value
+    async with conn.pipeline() as pipeline:
+        try:
+            while True:
+                name, params, mode = steps.send(answer)
+                cur = await conn.execute(Q[name], params)
+                if mode == "one":
+                    answer = await cur.fetchone()
+                elif mode == "all":
+                    answer = await cur.fetchall()
+                elif mode == "count":
+                    await pipeline.sync()
+                    answer = cur.rowcount
+                else:
+                    answer = None
+        except StopIteration as stop:
+            return stop.value
 
 
 async def _after_terminal(conn: Conn, row: DictRow | None) -> bool:
@@ -341,7 +349,10 @@ class PostgresStorage(SqlWorkflowStore):
                         await self._notify(conn)
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
 
-        return await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
+        accepted = await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
+        if any(accepted):
+            self._counter.bump()        # this process's waiters need not wait for the notification
+        return accepted
 
     @staticmethod
     async def _fail(conn: Conn, outcome: Failed | Cancelled) -> bool:
@@ -477,13 +488,17 @@ class PostgresStorage(SqlWorkflowStore):
 
     async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool, durable: bool = True) -> Any:
         async def op(conn: Conn) -> Any:
-            async with conn.transaction():
+            if not write:               # reads: no transaction, the statements pipelined in one round trip
+                return await drive(conn, steps())
+            async with conn.pipeline(), conn.transaction():
                 result = await drive(conn, steps())
-                if write:
-                    await self._notify(conn)
-                return result
+                await self._notify(conn)
+            return result
 
-        return await self._run(op, durable=durable or not write)
+        result = await self._run(op, durable=durable or not write)
+        if write:
+            self._counter.bump()        # this process's waiters need not wait for the notification
+        return result
 
     def _wf_now(self) -> float:
         return self.clock.now() if self.clock is not None else time.time()

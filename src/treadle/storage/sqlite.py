@@ -110,8 +110,10 @@ def drive(conn: sqlite3.Connection, steps: wf.Steps) -> Any:
                 answer = dict(row) if row is not None else None
             elif mode == "all":
                 answer = [dict(r) for r in cur.fetchall()]
-            else:
+            elif mode == "count":
                 answer = cur.rowcount
+            else:
+                answer = None
     except StopIteration as stop:
         return stop.value
 

@@ -1,7 +1,8 @@
 """The orchestration store's transactions, written once for every SQL backend.
 
 Each function here is a generator that yields `(query name, parameters, mode)` and receives the
-answer: one row (`"one"`), all rows (`"all"`) or a row count (`"count"`). A backend runs it inside
+answer: one row (`"one"`), all rows (`"all"`), a row count (`"count"`), or nothing (`"exec"`: the
+statement may be sent without waiting for it, so a backend can pipeline a run of them). A backend runs it inside
 one transaction of its own, with its own queries of the same names (`sql/<dialect>/queries.sql`),
 so the logic of starting, deciding, signalling and terminating lives in one place. Nothing here
 does I/O. JSON is text both ways.
@@ -81,7 +82,7 @@ def ensure_decision(namespace: str, instance_id: str, now: float) -> Steps:
                                                                         "jitter": False}},
                        idempotency_key=f"wf:{instance_id}:{inst['decision_gen']}",
                        wf_instance=instance_id, wf_execution=inst["execution"])
-    yield ("wf_insert_task", task_params(decision) | {"now": now}, "count")
+    yield ("wf_insert_task", task_params(decision) | {"now": now}, "exec")
 
 
 def append_history(namespace: str, instance_id: str, execution: int, events: list[h.HistoryEvent],
@@ -90,7 +91,7 @@ def append_history(namespace: str, instance_id: str, execution: int, events: lis
     for offset, event in enumerate(events, start=1):
         yield ("wf_append_history", _key(namespace, instance_id) | {
             "execution": execution, "position": start + offset, "kind": event.kind,
-            "data": serde.dumps(event.data), "now": now}, "count")
+            "data": serde.dumps(event.data), "now": now}, "exec")
 
 
 def start_instance(namespace: str, instance_id: str, name: str, input: Any, now: float, *,
@@ -123,7 +124,7 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
     if inst["status"] != "running" or (execution is not None and execution != inst["execution"]):
         return False
     yield ("wf_inbox_add", _key(namespace, instance_id) | {
-        "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "count")
+        "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "exec")
     yield from ensure_decision(namespace, instance_id, now)
     return True
 
@@ -151,8 +152,8 @@ def task_finished(task_id: str, now: float) -> Steps:
 
 
 def load(namespace: str, instance_id: str, now: float) -> Steps:
-    """The instance, its current execution's history and its pending inbox (read only)."""
-    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    """The instance, its current execution's history and its pending inbox (read only, no locks)."""
+    inst = yield ("wf_get", _key(namespace, instance_id), "one")
     if inst is None:
         return None
     key = _key(namespace, instance_id) | {"execution": inst["execution"]}
@@ -167,9 +168,9 @@ def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, 
     rows = yield ("wf_open_tasks", _key(namespace, instance_id) | {"execution": execution, "seq": seq}, "all")
     for row in rows:
         if row["status"] == "pending":
-            yield ("wf_cancel_pending_task", {"id": row["id"], "now": now}, "count")
+            yield ("wf_cancel_pending_task", {"id": row["id"], "now": now}, "exec")
         else:
-            yield ("wf_cancel_running_task", {"id": row["id"], "now": now}, "count")
+            yield ("wf_cancel_running_task", {"id": row["id"], "now": now}, "exec")
 
 
 def commit_decision(commit: DecisionCommit, now: float) -> Steps:
@@ -184,7 +185,7 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
         return False
     yield from _write_history(commit, now)
     for task in commit.tasks:
-        yield ("wf_insert_task", task_params(task) | {"now": now}, "count")
+        yield ("wf_insert_task", task_params(task) | {"now": now}, "exec")
     for child in commit.children:
         yield from start_instance(ns, child.instance_id, child.name, child.input, now,
                                   parent=(iid, commit.execution, child.parent_seq))
@@ -201,7 +202,7 @@ def _write_history(commit: DecisionCommit, now: float) -> Steps:
     if commit.inbox_upto is not None:
         rows = yield ("wf_inbox", _key(ns, iid) | {"execution": execution}, "all")
         consumed = [h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in rows if r["seq"] <= commit.inbox_upto]
-        yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": commit.inbox_upto}, "count")
+        yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": commit.inbox_upto}, "exec")
     # the decision's start time first, so a replay applies the inputs at the time they were handled
     ordered = [*events[:1], *consumed, *events[1:]]
     yield from append_history(ns, iid, execution, ordered, commit.history_length, now)
@@ -213,7 +214,7 @@ def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -
     changed = 1 if status_text != inst["custom_status"] else 0
     common = _key(ns, iid) | {"custom_status": status_text, "status_changed": changed, "now": now}
     if decision.status == "running":
-        yield ("wf_set_running", common, "count")
+        yield ("wf_set_running", common, "exec")
         pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
         if pending:
             yield from ensure_decision(ns, iid, now)
@@ -222,8 +223,8 @@ def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -
         yield from _continue_as_new(commit, common, now)
         return
     yield ("wf_set_finished", common | {"status": decision.status, "output": serde.dumps(decision.output),
-                                        "error": serde.dumps(decision.error) if decision.error else None}, "count")
-    yield ("wf_inbox_drop", _key(ns, iid) | {"execution": commit.execution}, "count")
+                                        "error": serde.dumps(decision.error) if decision.error else None}, "exec")
+    yield ("wf_inbox_drop", _key(ns, iid) | {"execution": commit.execution}, "exec")
     if inst["parent_instance_id"] is not None:
         kind = h.SUB_ORCHESTRATION_COMPLETED if decision.status == "completed" else h.SUB_ORCHESTRATION_FAILED
         data = {"seq": inst["parent_seq"], "result": decision.output} if decision.status == "completed" else \
@@ -235,7 +236,7 @@ def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -
 def _continue_as_new(commit: DecisionCommit, common: dict[str, Any], now: float) -> Steps:
     ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
     new_execution = commit.execution + 1
-    yield ("wf_set_new_execution", common | {"input": serde.dumps(decision.continue_input)}, "count")
+    yield ("wf_set_new_execution", common | {"input": serde.dumps(decision.continue_input)}, "exec")
     inst = yield ("wf_lock_instance", _key(ns, iid), "one")
     first = h.started(inst["name"], decision.continue_input, instance_id=iid, execution=new_execution, now=now)
     yield from append_history(ns, iid, new_execution, [first], 0, now)
@@ -243,7 +244,7 @@ def _continue_as_new(commit: DecisionCommit, common: dict[str, Any], now: float)
     yield ("wf_inbox_move", _key(ns, iid) | {"execution": commit.execution, "to_execution": new_execution}, "count")
     for event in commit.carry_over:
         yield ("wf_inbox_add", _key(ns, iid) | {"execution": new_execution, "kind": event.kind,
-                                                "data": serde.dumps(event.data), "now": now}, "count")
+                                                "data": serde.dumps(event.data), "now": now}, "exec")
     yield from ensure_decision(ns, iid, now)
 
 
@@ -276,5 +277,5 @@ def delete(namespace: str, instance_id: str) -> Steps:
     for child in children:
         yield from delete(namespace, child["instance_id"])
     for query in ("wf_delete_history", "wf_delete_inbox", "wf_delete_instance"):
-        yield (query, _key(namespace, instance_id), "count")
+        yield (query, _key(namespace, instance_id), "exec")
     return True
