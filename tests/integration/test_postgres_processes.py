@@ -108,23 +108,25 @@ def test_postgres_restart_mid_run_loses_nothing(client: Client, pg_url: str, spa
     client.submit_many([client.submit_task(slow_tag, {"i": i, "seconds": 0.05}) for i in range(1000)])
     workers = [spawn_worker(pg_url, "--concurrency", "8", lease=10, heartbeat=2) for _ in range(2)]
     wait_until(lambda: len(read_ledger(ledger)) > 100, 60, "the run to be under way")
-    sub = submitters(pg_url, subprocess_env, 1000, 1, batch=10, first=1000)[0]
+    sub = submitters(pg_url, subprocess_env, 3000, 1, batch=1, first=1000)[0]
+    # (the submitter must be connected, and submitting one task at a time, when the server goes)
+    wait_until(lambda: len(client.list(limit=1100)) > 1010, 60, "the submitter to be under way")
     # When PostgreSQL stops for a few seconds and starts again
     _pg_ctl("stop")
-    assert len(read_ledger(ledger)) < 1000, "the restart must land mid-run"
+    assert len([t for t, _, _ in read_ledger(ledger) if int(t) < 1000]) < 1000, "the restart must land mid-run"
     try:
         time.sleep(3)       # the outage itself: nothing to wait for but time
     finally:
         _pg_ctl("start")
     out, err = sub.communicate(timeout=180)
-    assert sub.returncode == 0 and out.strip() == "1000", err
+    assert sub.returncode == 0 and out.strip() == "3000", err
     # Then the workers carry on by themselves and every task is recorded exactly once
-    wait_until(lambda: counts(client) == Counter(succeeded=2000), 180, "2,000 successes")
+    wait_until(lambda: counts(client) == Counter(succeeded=4000), 180, "4,000 successes")
     assert all(w.poll() is None for w in workers), "workers survived the restart"
     infos = everything(client)
-    assert sorted(i.result for i in infos if i.result >= 1000) == list(range(1000, 2000))
+    assert sorted(i.result for i in infos if i.result >= 1000) == list(range(1000, 4000))
     executions = Counter(tag for tag, _, _ in read_ledger(ledger))
-    assert len(executions) == 2000
+    assert len(executions) == 4000
     twice = {tag for tag, n in executions.items() if n > 1}
     assert all(i.attempts > 1 for i in infos if str(i.result) in twice), "a task ran twice only when re-run"
     assert not [i for i in infos if i.status is not TaskStatus.SUCCEEDED]
