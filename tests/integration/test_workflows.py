@@ -147,8 +147,26 @@ def sleeper(ctx: OrchestrationContext, _: Any) -> Any:
     return "woke"
 
 
+@task(name="wf.where")
+async def where(n: int) -> str:
+    await asyncio.sleep(0.005)
+    return current_context().worker_id
+
+
+@orchestration(name="wf.sessions")
+def sessions(ctx: OrchestrationContext, rounds: int) -> Any:
+    seen: dict[str, list[str]] = {"s1": [], "s2": []}
+    for n in range(rounds):
+        a, b = yield ctx.all([ctx.schedule_activity_on_session(where, n, "s1"),
+                              ctx.schedule_activity_with_retry_on_session(where, n, RetryPolicy(max_attempts=2),
+                                                                         "s2")])
+        seen["s1"].append(a)
+        seen["s2"].append(b)
+    return seen
+
+
 ALL = [greet, square, flaky, broken, slow, Charge, hello, retrying, fan, racer, child, parent, approval, counter,
-       chat, sleeper]
+       chat, sleeper, where, sessions]
 Start = Callable[..., Awaitable[Runtime]]
 
 
@@ -413,3 +431,22 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+async def test_activities_of_a_session_stay_on_one_worker_while_it_lives(client: AsyncClient,
+                                                                         runtime: Start) -> None:
+    # Given two workers
+    workers = {name: await runtime(worker_id=name) for name in ("worker-a", "worker-b")}
+    instance = iid()
+    await client.start_orchestration(instance, "wf.sessions", 6)
+    seen = (await client.wait_for_orchestration(instance, 30)).output
+    # Then each session ran all its activities on one worker
+    assert len(set(seen["s1"])) == 1 and len(set(seen["s2"])) == 1
+    # When the owner of s1 stops, its session moves to the other worker
+    owner = seen["s1"][0]
+    workers[owner].stop()
+    again = iid()
+    await client.start_orchestration(again, "wf.sessions", 3)
+    moved = (await client.wait_for_orchestration(again, 30)).output
+    (survivor,) = set(workers) - {owner}
+    assert set(moved["s1"]) == {survivor} and set(moved["s2"]) == {survivor}

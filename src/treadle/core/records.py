@@ -110,6 +110,7 @@ class NewTask:
     wf_instance: str | None = None       # set when an orchestration waits for this task
     wf_execution: int | None = None
     wf_seq: int | None = None
+    session_id: str | None = None        # runs on the worker that owns this session
 
 
 @dataclass(frozen=True, slots=True)

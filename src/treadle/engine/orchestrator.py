@@ -109,8 +109,7 @@ class Orchestrator:
         definition = self.registry.get(cmd.name)
         policy = cmd.retry_policy or (definition.retry if definition else DEFAULT_POLICY).to_dict()
         args, kwargs = activity_arguments(cmd.input)
-        metadata = {"session_id": cmd.session_id} if cmd.session_id else {}
         return NewTask(id=new_id(), name=cmd.name, args=args, kwargs=kwargs, retry_policy=policy,
-                       max_attempts=int(policy.get("max_attempts", 3)), metadata=metadata,
+                       max_attempts=int(policy.get("max_attempts", 3)), session_id=cmd.session_id,
                        timeout_seconds=definition.timeout_seconds if definition else None,
                        priority=definition.priority if definition else 0, **link)

@@ -121,7 +121,7 @@ class Worker:
         self.abandoned = 0
         self.orchestrator: Orchestrator | None = None
         self.counters: Counter[str] = Counter()
-        self._timers = {"sweep": 0.0, "heartbeat": 0.0, "leases": 0.0}
+        self._timers = {"sweep": 0.0, "heartbeat": 0.0, "leases": 0.0, "sessions": 0.0}
         self._reporter = Reporter(heartbeat=self._report_heartbeat, progress=self._report_progress)
 
     # ---------------------------------------------------------------- registration
@@ -256,6 +256,10 @@ class Worker:
             if reaped:
                 logger.warning("recovered %d task(s) whose lease expired", reaped,
                                extra={"event": "leases_expired", "count": reaped, "worker_id": self.worker_id})
+        if now >= self._timers["sessions"]:
+            # sessions live as long as this worker does, busy or idle
+            self._timers["sessions"] = now + s.heartbeat_seconds
+            await self.storage.renew_sessions(self.namespace, self.worker_id, s.lease_seconds)
         if self._running and now >= self._timers["heartbeat"]:
             self._timers["heartbeat"] = now + s.heartbeat_seconds
             self._timers["leases"] = now + s.cancel_check_seconds
@@ -429,6 +433,7 @@ class Worker:
             await self._sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         await self._shutdown_step(self._release_running())
         await self._shutdown_step(self._flush())
+        await self._shutdown_step(self.storage.drop_sessions(self.namespace, self.worker_id))
 
     async def _shutdown_step(self, *steps: Awaitable[Any]) -> None:
         for step in steps:

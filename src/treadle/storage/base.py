@@ -90,6 +90,14 @@ class Storage(Protocol):
         """Send a failed or cancelled task back to pending with its attempts reset."""
         ...
 
+    async def renew_sessions(self, namespace: str, worker_id: str, lease_seconds: float) -> None:
+        """Keep the sessions this worker owns for another `lease_seconds` (its heartbeat)."""
+        ...
+
+    async def drop_sessions(self, namespace: str, worker_id: str) -> None:
+        """Give up this worker's sessions (at shutdown), so others take them over at once."""
+        ...
+
     def change_token(self) -> int:
         """A counter that grows when the store changed; pass it to `wait_for_change`."""
         ...

@@ -314,6 +314,12 @@ class MemoryStorage:
         self._changed()
         return info
 
+    async def renew_sessions(self, namespace: str, worker_id: str, lease_seconds: float) -> None:
+        """Sessions pin tasks to workers across processes; in one process there is nothing to pin."""
+
+    async def drop_sessions(self, namespace: str, worker_id: str) -> None:
+        """See `renew_sessions`."""
+
     def change_token(self) -> int:
         """The change counter."""
         return self._changes.version

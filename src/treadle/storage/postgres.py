@@ -296,6 +296,7 @@ class PostgresStorage(SqlWorkflowStore):
 
         async def op(conn: Conn) -> ClaimBatch:
             rows = await (await conn.execute(Q["claim"], params)).fetchall()
+            rows = await self._own_sessions(conn, rows, params)
             tasks = [claimed_from_row(r, as_value) for r in rows]
             next_due = None
             if not tasks:      # a worker that got work comes back soon; an idle one needs the due time
@@ -304,6 +305,39 @@ class PostgresStorage(SqlWorkflowStore):
             return ClaimBatch(tasks=tasks, next_due=next_due)
 
         return await self._run(op, durable=False)
+
+    async def _own_sessions(self, conn: Conn, rows: list[DictRow], params: dict[str, Any]) -> list[DictRow]:
+        """Take ownership of the claimed tasks' sessions; give back tasks whose session another worker
+        took at the same moment (two claims can both see a session free)."""
+        lost = set()
+        for session in {r["session_id"] for r in rows if r["session_id"] is not None}:
+            owned = await conn.execute(Q["own_session"], params | {"session_id": session})
+            if owned.rowcount == 0:
+                lost.add(session)
+        if not lost:
+            return rows
+        give_back = [r for r in rows if r["session_id"] in lost]
+        await conn.execute(Q["release"], _lease_arrays([LeaseRef(r["id"], r["lease_token"], r["attempts"])
+                                                        for r in give_back]))
+        return [r for r in rows if r["session_id"] not in lost]
+
+    async def renew_sessions(self, namespace: str, worker_id: str, lease_seconds: float) -> None:
+        """Extend this worker's session leases."""
+        params = {"namespace": namespace, "worker_id": worker_id, "lease_seconds": lease_seconds}
+
+        async def op(conn: Conn) -> None:
+            await conn.execute(Q["renew_sessions"], params)
+
+        await self._run(op, durable=False)
+
+    async def drop_sessions(self, namespace: str, worker_id: str) -> None:
+        """Give this worker's sessions up."""
+        params = {"namespace": namespace, "worker_id": worker_id}
+
+        async def op(conn: Conn) -> None:
+            await conn.execute(Q["drop_sessions"], params)
+
+        await self._run(op)
 
     async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> list[LeaseState]:
         """Extend (or, with None, read) leases in one statement."""

@@ -221,7 +221,11 @@ class SqliteStorage(SqlWorkflowStore):
             return conn.execute(probe_sql, probe_params).fetchone() is not None
 
         def op(conn: sqlite3.Connection) -> ClaimBatch:
-            tasks = [_claimed(r) for r in conn.execute(claim_sql, claim_params).fetchall()]
+            rows = conn.execute(claim_sql, claim_params).fetchall()
+            for session in {r["session_id"] for r in rows if r["session_id"] is not None}:
+                # the claim skipped sessions owned by another live worker: this worker owns these now
+                conn.execute(Q["own_session"], named | {"session_id": session})
+            tasks = [_claimed(r) for r in rows]
             next_due = None
             if len(tasks) < limit:
                 next_due = conn.execute(due_sql, due_params).fetchone()[0]
@@ -382,6 +386,18 @@ class SqliteStorage(SqlWorkflowStore):
             return row_to_info(row)
 
         return await self._call(op, write=True)
+
+    async def renew_sessions(self, namespace: str, worker_id: str, lease_seconds: float) -> None:
+        """Extend this worker's session leases."""
+        params = {"namespace": namespace, "worker_id": worker_id, "lease_seconds": lease_seconds,
+                  "now": self.clock.now()}
+        await self._call(lambda conn: conn.execute(Q["renew_sessions"], params), write=True, durable=False,
+                         notify=False)
+
+    async def drop_sessions(self, namespace: str, worker_id: str) -> None:
+        """Give this worker's sessions up."""
+        params = {"namespace": namespace, "worker_id": worker_id}
+        await self._call(lambda conn: conn.execute(Q["drop_sessions"], params), write=True, notify=False)
 
     async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool, durable: bool = True) -> Any:
         return await self._call(lambda conn: drive(conn, steps()), write=write, durable=durable)

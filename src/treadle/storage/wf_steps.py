@@ -63,7 +63,7 @@ def task_params(task: NewTask) -> dict[str, Any]:
             "max_attempts": task.max_attempts, "retry_policy": serde.dumps(task.retry_policy),
             "timeout_seconds": task.timeout_seconds, "idempotency_key": task.idempotency_key,
             "metadata": serde.dumps(task.metadata), "wf_instance": task.wf_instance,
-            "wf_execution": task.wf_execution, "wf_seq": task.wf_seq}
+            "wf_execution": task.wf_execution, "wf_seq": task.wf_seq, "session_id": task.session_id}
 
 
 def _key(namespace: str, instance_id: str) -> dict[str, Any]:

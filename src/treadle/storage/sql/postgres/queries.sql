@@ -27,6 +27,9 @@ WITH picked AS (
     SELECT seq FROM tasks
     WHERE namespace = %(namespace)s AND status = 'pending' AND run_after <= treadle_now()
       AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))
+      AND (session_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM sessions s WHERE s.namespace = tasks.namespace AND s.session_id = tasks.session_id
+            AND s.worker_id <> %(worker_id)s AND s.lease_expires >= treadle_now()))
     ORDER BY priority DESC, run_after, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -38,7 +41,7 @@ SET status = 'running', attempts = t.attempts + 1, lease_token = replace(gen_ran
 FROM picked
 WHERE t.seq = picked.seq
 RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
-          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance;
+          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance, t.session_id;
 
 -- name: next_due
 SELECT min(run_after) FROM tasks
@@ -227,11 +230,11 @@ FROM tasks WHERE id = %(id)s;
 -- name: wf_insert_task
 INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
-                   wf_instance, wf_execution, wf_seq)
+                   wf_instance, wf_execution, wf_seq, session_id)
 VALUES (%(id)s, %(namespace)s, %(name)s, 'pending', %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s,
         coalesce(%(run_at)s::double precision, treadle_now()), %(max_attempts)s,
         %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s, %(metadata)s::jsonb, treadle_now(), treadle_now(),
-        %(wf_instance)s, %(wf_execution)s, %(wf_seq)s)
+        %(wf_instance)s, %(wf_execution)s, %(wf_seq)s, %(session_id)s)
 ON CONFLICT DO NOTHING;
 
 -- name: wf_open_tasks
@@ -286,3 +289,16 @@ WHERE namespace = %(namespace)s AND (%(name)s::text IS NULL OR name = %(name)s)
   AND (%(status)s::text IS NULL OR status = %(status)s)
 ORDER BY created_at DESC, instance_id
 LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: own_session
+INSERT INTO sessions (namespace, session_id, worker_id, lease_expires)
+VALUES (%(namespace)s, %(session_id)s, %(worker_id)s, treadle_now() + %(lease_seconds)s)
+ON CONFLICT (namespace, session_id) DO UPDATE SET worker_id = excluded.worker_id, lease_expires = excluded.lease_expires
+WHERE sessions.worker_id = excluded.worker_id OR sessions.lease_expires < treadle_now();
+
+-- name: renew_sessions
+UPDATE sessions SET lease_expires = treadle_now() + %(lease_seconds)s
+WHERE namespace = %(namespace)s AND worker_id = %(worker_id)s;
+
+-- name: drop_sessions
+DELETE FROM sessions WHERE namespace = %(namespace)s AND worker_id = %(worker_id)s;

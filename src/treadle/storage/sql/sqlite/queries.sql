@@ -23,15 +23,21 @@ WHERE seq IN (
     SELECT seq FROM tasks
     -- `+run_after` keeps SQLite on tasks_pending (already in claim order) instead of sorting all due rows
     WHERE namespace = :namespace AND status = 'pending' AND +run_after <= :now AND /*name_filter*/
+      AND (session_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM sessions s WHERE s.namespace = tasks.namespace AND s.session_id = tasks.session_id
+            AND s.worker_id <> :worker_id AND s.lease_expires >= :now))
     ORDER BY priority DESC, run_after, seq
     LIMIT :limit
 )
 RETURNING id, namespace, name, args, kwargs, attempts, max_attempts, retry_policy, timeout_seconds,
-          metadata, priority, lease_token, lease_expires, wf_instance;
+          metadata, priority, lease_token, lease_expires, wf_instance, session_id;
 
 -- name: any_due
 SELECT 1 FROM tasks
 WHERE namespace = :namespace AND status = 'pending' AND run_after <= :now AND /*name_filter*/
+      AND (session_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM sessions s WHERE s.namespace = tasks.namespace AND s.session_id = tasks.session_id
+            AND s.worker_id <> :worker_id AND s.lease_expires >= :now))
 LIMIT 1;
 
 -- name: next_due
@@ -204,10 +210,10 @@ SELECT id, namespace, name, status, result, error, wf_instance, wf_execution, wf
 -- name: wf_insert_task
 INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
-                   wf_instance, wf_execution, wf_seq)
+                   wf_instance, wf_execution, wf_seq, session_id)
 VALUES (:id, :namespace, :name, 'pending', :args, :kwargs, :priority, coalesce(:run_at, :now), :max_attempts,
         :retry_policy, :timeout_seconds, :idempotency_key, :metadata, :now, :now,
-        :wf_instance, :wf_execution, :wf_seq)
+        :wf_instance, :wf_execution, :wf_seq, :session_id)
 ON CONFLICT DO NOTHING;
 
 -- name: wf_open_tasks
@@ -261,3 +267,15 @@ SELECT * FROM wf_instances
 WHERE namespace = :namespace AND (:name IS NULL OR name = :name) AND (:status IS NULL OR status = :status)
 ORDER BY created_at DESC, instance_id
 LIMIT :limit OFFSET :offset;
+
+-- name: own_session
+INSERT INTO sessions (namespace, session_id, worker_id, lease_expires)
+VALUES (:namespace, :session_id, :worker_id, :now + :lease_seconds)
+ON CONFLICT (namespace, session_id) DO UPDATE SET worker_id = excluded.worker_id, lease_expires = excluded.lease_expires
+WHERE sessions.worker_id = excluded.worker_id OR sessions.lease_expires < :now;
+
+-- name: renew_sessions
+UPDATE sessions SET lease_expires = :now + :lease_seconds WHERE namespace = :namespace AND worker_id = :worker_id;
+
+-- name: drop_sessions
+DELETE FROM sessions WHERE namespace = :namespace AND worker_id = :worker_id;
