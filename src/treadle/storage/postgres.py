@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..core import serde
 from ..core.clock import Clock
+from ..core.ids import new_token
 from ..core.lease import after_lease_expired
 from ..core.records import (
     Cancelled,
@@ -61,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Q = load_queries("postgres")
+_notified: ContextVar[bool] = ContextVar("treadle_pg_notified", default=False)
 MIGRATIONS = load_migrations("postgres")
 Conn = AsyncConnection[DictRow]
 
@@ -158,10 +161,11 @@ class PostgresStorage(SqlWorkflowStore):
         self.clock = clock
         self._conninfo = conninfo
         self._channel = f"treadle_{schema}"
+        self._origin = new_token()[:12]     # names this storage's notifications, so its listener skips them
         self._kwargs: dict[str, Any] = {"options": f"-c search_path={schema}"}
         self._pools: dict[tuple[asyncio.AbstractEventLoop, bool], AsyncConnectionPool[Conn]] = {}
         self._counter = ChangeCounter()
-        self._listener = PgListener(conninfo, self._channel, self._counter, self._kwargs)
+        self._listener = PgListener(conninfo, self._channel, self._counter, self._kwargs, self._origin)
         self._migrated = False
 
     # ------------------------------------------------------------------ connections
@@ -196,7 +200,21 @@ class PostgresStorage(SqlWorkflowStore):
         return pool
 
     async def _run(self, op: Callable[[Conn], Awaitable[T]], *, durable: bool = True) -> T:
-        """Run `op` on a pooled connection, retrying connection failures with backoff."""
+        """Run `op` on a pooled connection, retrying connection failures with backoff.
+
+        An operation that notified wakes this process's own waiters here, right after its commit
+        (the listener skips this storage's own notifications).
+        """
+        token = _notified.set(False)
+        try:
+            result = await self._run_once(op, durable=durable)
+            if _notified.get():
+                self._counter.bump()
+        finally:
+            _notified.reset(token)
+        return result
+
+    async def _run_once(self, op: Callable[[Conn], Awaitable[T]], *, durable: bool) -> T:
         pool = await self._pool(durable)
         deadline = asyncio.get_running_loop().time() + self._retry_seconds
         pause = 0.05
@@ -219,8 +237,9 @@ class PostgresStorage(SqlWorkflowStore):
                 raise StorageError(f"PostgreSQL: {exc}") from exc
 
     async def _notify(self, conn: Conn) -> None:
-        # Delivered at commit, to every listener, this process's own included.
-        await conn.execute("SELECT pg_notify(%s, '')", [self._channel])
+        # Delivered at commit to the other processes' listeners; `_run` wakes this one's waiters.
+        await conn.execute("SELECT pg_notify(%s, %s)", [self._channel, self._origin])
+        _notified.set(True)
 
     async def open(self) -> None:
         """Connect, then create or migrate the schema (serialised by an advisory lock)."""
@@ -265,7 +284,7 @@ class PostgresStorage(SqlWorkflowStore):
                    "delay": t.delay_seconds, "max_attempts": t.max_attempts,
                    "retry_policy": serde.dumps(t.retry_policy), "timeout_seconds": t.timeout_seconds,
                    "idempotency_key": t.idempotency_key, "metadata": serde.dumps(t.metadata),
-                   "channel": self._channel} for t in tasks]
+                   "channel": self._channel, "origin": self._origin} for t in tasks]
 
         async def op(conn: Conn) -> list[Enqueued]:
             if len(params) == 1:
@@ -279,6 +298,7 @@ class PostgresStorage(SqlWorkflowStore):
     async def _insert(conn: Conn, params: dict[str, Any]) -> Enqueued:
         row = await (await conn.execute(Q["insert_task"], params)).fetchone()
         if row is not None:
+            _notified.set(True)         # the insert statement notified
             return Enqueued(row["id"], True)
         existing = await (await conn.execute(Q["existing_task"], params)).fetchone()
         assert existing is not None
@@ -359,12 +379,14 @@ class PostgresStorage(SqlWorkflowStore):
         """Record outcomes: successes in one statement (the common case: one commit), the rest beside them."""
         wins = [o for o in outcomes if isinstance(o, Succeeded)]
         params = {**_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins],
-                  "channel": self._channel}
+                  "channel": self._channel, "origin": self._origin}
 
         async def succeed(conn: Conn) -> set[tuple[str, str]]:
             if not wins:
                 return set()
             rows = await (await conn.execute(Q["succeed"], params)).fetchall()
+            if rows:
+                _notified.set(True)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
             for row in rows:
                 await _after_terminal(conn, row)
@@ -383,10 +405,7 @@ class PostgresStorage(SqlWorkflowStore):
                         await self._notify(conn)
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
 
-        accepted = await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
-        if any(accepted):
-            self._counter.bump()        # this process's waiters need not wait for the notification
-        return accepted
+        return await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
 
     @staticmethod
     async def _fail(conn: Conn, outcome: Failed | Cancelled) -> bool:
@@ -529,10 +548,7 @@ class PostgresStorage(SqlWorkflowStore):
                 await self._notify(conn)
             return result
 
-        result = await self._run(op, durable=durable or not write)
-        if write:
-            self._counter.bump()        # this process's waiters need not wait for the notification
-        return result
+        return await self._run(op, durable=durable or not write)
 
     def _wf_now(self) -> float:
         return self.clock.now() if self.clock is not None else time.time()

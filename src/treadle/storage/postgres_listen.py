@@ -23,11 +23,13 @@ logger = logging.getLogger(__name__)
 class PgListener:
     """Bumps a `ChangeCounter` for every notification on `channel`."""
 
-    def __init__(self, conninfo: str, channel: str, counter: ChangeCounter, connect_kwargs: dict[str, Any]) -> None:
+    def __init__(self, conninfo: str, channel: str, counter: ChangeCounter, connect_kwargs: dict[str, Any],
+                 origin: str = "") -> None:
         self._conninfo = conninfo
         self._channel = channel
         self._counter = counter
         self._kwargs = connect_kwargs
+        self._origin = origin         # notifications with this payload come from our own storage: skip
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -69,7 +71,8 @@ class PgListener:
             self.listening.set()
             self._counter.bump()            # whatever happened while we were not listening
             while not stopped.is_set():
-                for _ in conn.notifies(timeout=0.5):
-                    self._counter.bump()
+                for notification in conn.notifies(timeout=0.5):
+                    if notification.payload != self._origin or not self._origin:
+                        self._counter.bump()
                     if stopped.is_set():
                         break

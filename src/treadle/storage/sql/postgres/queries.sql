@@ -14,7 +14,7 @@ WITH inserted AS (
     ON CONFLICT DO NOTHING
     RETURNING id
 )
-SELECT id, pg_notify(%(channel)s, '') FROM inserted;
+SELECT id, pg_notify(%(channel)s, %(origin)s) FROM inserted;
 
 -- name: existing_task
 SELECT id FROM tasks
@@ -64,7 +64,8 @@ JOIN unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, t
 WHERE t.lease_expires >= treadle_now();
 
 -- name: succeed
--- pg_notify with the same payload is sent once per transaction, however many rows call it.
+-- pg_notify with the same payload is sent once per transaction, however many rows call it; the payload
+-- names the sending storage, whose own listener ignores it (it woke its waiters already).
 WITH done AS (
     UPDATE tasks t
     SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
@@ -75,7 +76,7 @@ WITH done AS (
       AND t.lease_expires >= treadle_now()
     RETURNING t.id, t.wf_instance
 )
-SELECT id, wf_instance, pg_notify(%(channel)s, '') FROM done;
+SELECT id, wf_instance, pg_notify(%(channel)s, %(origin)s) FROM done;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
