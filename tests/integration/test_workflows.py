@@ -115,6 +115,14 @@ def parent(ctx: OrchestrationContext, _: Any) -> Any:
     return a + b
 
 
+@orchestration(name="wf.mixed")
+def mixed(ctx: OrchestrationContext, _: Any) -> Any:
+    """An activity then a child with the default id: their bookkeeping must not collide."""
+    a = yield ctx.schedule_activity(square, 3)
+    b = yield ctx.schedule_sub_orchestration("wf.child", 2)
+    return a + b
+
+
 @orchestration(name="wf.approval")
 def approval(ctx: OrchestrationContext, _: Any) -> Any:
     ctx.set_custom_status("waiting for approval")
@@ -165,8 +173,8 @@ def sessions(ctx: OrchestrationContext, rounds: int) -> Any:
     return seen
 
 
-ALL = [greet, square, flaky, broken, slow, Charge, hello, retrying, fan, racer, child, parent, approval, counter,
-       chat, sleeper, where, sessions]
+ALL = [greet, square, flaky, broken, slow, Charge, hello, retrying, fan, racer, child, parent, mixed, approval,
+       counter, chat, sleeper, where, sessions]
 Start = Callable[..., Awaitable[Runtime]]
 
 
@@ -257,6 +265,39 @@ async def test_sub_orchestrations_and_the_instance_tree(client: AsyncClient, run
     tree = await client.orchestration_tree(instance)
     assert {c["instance_id"] for c in tree["children"]} == {f"{instance}:0", f"{instance}-fixed"}
     assert all(c["status"] == "completed" for c in tree["children"])
+
+
+async def test_an_activity_then_a_default_named_child(client: AsyncClient, runtime: Start) -> None:
+    await runtime()
+    instance = iid()
+    await client.start_orchestration(instance, "wf.mixed")
+    info = await client.wait_for_orchestration(instance, 30)
+    assert (info.status, info.output) == ("completed", 9 + 4)
+    assert (await client.get_orchestration(f"{instance}:1")).parent_instance_id == instance
+
+
+async def test_a_deleted_id_can_be_started_again(client: AsyncClient, runtime: Start) -> None:
+    await runtime()
+    instance = iid()
+    await client.start_orchestration(instance, "wf.hello", {"name": "first"})
+    assert (await client.wait_for_orchestration(instance, 20)).output == "Hello, first!"
+    assert await client.delete_orchestration(instance)
+    assert await client.start_orchestration(instance, "wf.hello", {"name": "second"})
+    assert (await client.wait_for_orchestration(instance, 20)).output == "Hello, second!"
+
+
+async def test_wrong_client_input_is_refused_with_what_was_wrong(client: AsyncClient) -> None:
+    with pytest.raises(ConfigurationError, match="an orchestration instance id must be a non-empty string"):
+        await client.start_orchestration("", "wf.hello")
+    with pytest.raises(ConfigurationError, match="invalid orchestration name 'say hello'"):
+        await client.start_orchestration(iid(), "say hello")
+    with pytest.raises(ConfigurationError, match="an event name must be a non-empty string"):
+        await client.raise_event(iid(), "")
+    with pytest.raises(ConfigurationError, match=r"a queue name must be a non-empty string.*not 5"):
+        await client.enqueue_event(iid(), 5)  # type: ignore[arg-type]
+    with pytest.raises(InstanceNotFoundError, match="no orchestration instance"):
+        await client.raise_event("nobody-" + iid(), "go")
+    assert await client.list_orchestrations() == []                 # nothing was started by the wrong calls
 
 
 async def test_an_event_raised_before_the_wait_is_kept_and_status_can_be_watched(client: AsyncClient,

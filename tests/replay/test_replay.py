@@ -9,7 +9,7 @@ import pytest
 
 from treadle.workflow import commands as c
 from treadle.workflow import history as h
-from treadle.workflow.context import OrchestrationContext, OrchestrationFailure, RaceResult
+from treadle.workflow.context import OrchestrationContext, OrchestrationFailure
 from treadle.workflow.replay import replay
 
 T0 = 1_700_000_000.0
@@ -134,10 +134,10 @@ def test_race_is_won_by_the_first_completion_and_the_loser_is_cancelled() -> Non
     assert decision.commands[1] == c.CreateTimer(seq=1, fire_at=T0 + 1 + 1.0)
     events.append(h.HistoryEvent(h.TIMER_FIRED, {"seq": 1}))
     decision = run(events, racing)
-    assert decision.output == RaceResult(index=1, value=None)
+    assert decision.output == {"index": 1, "value": None}     # RaceResult(1, None), stored as JSON
     assert decision.cancels == [c.CancelActivity(seq=0)]
     events.append(completed(0, "late"))            # a late loser changes nothing on replay
-    assert run(events, racing).output == RaceResult(index=1, value=None)
+    assert run(events, racing).output == {"index": 1, "value": None}
 
 
 def test_a_timer_survives_as_history_and_resumes_after_it_fired() -> None:
@@ -380,3 +380,94 @@ def test_yielding_something_that_is_not_a_future_is_a_clear_failure() -> None:
     decision = run(start(), wrong)
     assert decision.status == "failed" and decision.error is not None
     assert "must yield what ctx returns, not 42" in decision.error["message"]
+
+
+def run_stored(history: list[h.HistoryEvent], inbox: list[h.HistoryEvent], fn: Any, now: float) -> c.Decision:
+    """Replay as the runtime does: stored history, then the inputs waiting in the inbox."""
+    return replay(history + inbox, fn, now=now, instance_id="i-1", name="wf", history_length=len(history))
+
+
+def store(history: list[h.HistoryEvent], inbox: list[h.HistoryEvent], decision: c.Decision) -> None:
+    """Append a decision as the store does: its start, the inputs it consumed, then its own events."""
+    history.extend([decision.new_events[0], *inbox, *decision.new_events[1:]])
+    inbox.clear()
+
+
+def test_inputs_handled_by_a_decision_that_scheduled_nothing_replay_at_that_decisions_time() -> None:
+    seen: list[tuple[float, bool]] = []
+
+    def waits(ctx: OrchestrationContext, _: Any) -> Any:
+        yield ctx.wait_for_event("a")
+        seen.append((ctx.now(), ctx.is_replaying))
+        yield ctx.wait_for_event("b")
+        return [t for t, _ in seen]
+
+    history, inbox = start(), []
+    store(history, inbox, run_stored(history, inbox, waits, T0 + 1))
+    inbox.append(raised("a", 1))
+    store(history, inbox, run_stored(history, inbox, waits, T0 + 50))   # handles "a", schedules nothing
+    inbox.append(raised("b", 2))
+    seen.clear()
+    decision = run_stored(history, inbox, waits, T0 + 150)
+    assert seen == [(T0 + 50, True)]
+    assert decision.output == [T0 + 50]
+
+
+def test_a_wait_that_lost_a_race_does_not_swallow_the_next_event() -> None:
+    def patient(ctx: OrchestrationContext, _: Any) -> Any:
+        first = yield ctx.race(ctx.wait_for_event("x"), ctx.schedule_timer(10))
+        later = yield ctx.wait_for_event("x")
+        return [first.index, later]
+
+    events = start()
+    advance(events, patient)
+    events.append(h.HistoryEvent(h.TIMER_FIRED, {"seq": 0}))
+    advance(events, patient)
+    events.append(raised("x", "hello"))
+    assert run(events, patient).output == [1, "hello"]
+
+
+def test_a_message_taken_by_a_losing_wait_goes_back_first_in_line() -> None:
+    def picky(ctx: OrchestrationContext, _: Any) -> Any:
+        winner = yield ctx.race(ctx.wait_for_event("fast"), ctx.wait_for_event("slow"))
+        again = yield ctx.wait_for_event("slow")
+        return [winner.index, winner.value, again]
+
+    events = start()
+    events.extend([raised("fast", 1), raised("slow", 2)])
+    assert run(events, picky).output == [0, 1, 2]
+
+
+def test_tuples_and_lists_are_the_same_input_on_replay() -> None:
+    def tupled(ctx: OrchestrationContext, _: Any) -> Any:
+        yield ctx.schedule_activity("a", {"xs": (1, 2)})
+        yield ctx.schedule_activity("b")
+        return "ok"
+
+    events = start()
+    advance(events, tupled)
+    events.append(completed(0, None))
+    assert advance(events, tupled).status == "running"
+    events.append(completed(1, None))
+    assert run(events, tupled).output == "ok"
+
+
+def test_output_or_status_that_is_not_json_fails_the_instance_clearly() -> None:
+    def bad_output(ctx: OrchestrationContext, _: Any) -> Any:
+        yield ctx.schedule_timer(1)
+        return object()
+
+    def bad_status(ctx: OrchestrationContext, _: Any) -> Any:
+        ctx.set_custom_status({1, 2} | {object()})
+        yield ctx.schedule_timer(1)
+
+    events = start()
+    advance(events, bad_output)
+    events.append(h.HistoryEvent(h.TIMER_FIRED, {"seq": 0}))
+    decision = run(events, bad_output)
+    assert decision.status == "failed" and decision.error is not None
+    assert decision.error["error_type"] == "SerializationError"
+    assert "orchestration's output" in decision.error["message"]
+    failed_status = run(start(), bad_status)
+    assert failed_status.status == "failed" and failed_status.error is not None
+    assert "the custom status cannot be stored as JSON" in failed_status.error["message"]

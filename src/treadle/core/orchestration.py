@@ -25,7 +25,7 @@ class Orchestration:
     fn: Callable[..., Any]
 
     def __post_init__(self) -> None:
-        validate_name(self.name)
+        validate_name(self.name, "orchestration name")
         if not callable(self.fn):
             raise ConfigurationError(f"orchestration {self.name} is not callable")
 

@@ -18,11 +18,14 @@ _WILDCARDS = frozenset("*%?")
 _NAME_RE = re.compile(r"[^\s*%?]{1,200}")
 
 
-def validate_name(name: str) -> str:
-    """Return `name` if it is a valid task name, else raise `ConfigurationError`."""
+def validate_name(name: str, what: str = "task name") -> str:
+    """Return `name` if it is a valid task (or orchestration) name, else raise `ConfigurationError`.
+
+    Names become claim patterns, so they may not hold the wildcards patterns use.
+    """
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigurationError(
-            f"invalid task name {name!r}: use 1-200 characters without spaces or the wildcards * % ?")
+            f"invalid {what} {name!r}: use 1-200 characters without spaces or the wildcards * % ?")
     return name
 
 

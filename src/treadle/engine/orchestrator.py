@@ -17,7 +17,7 @@ from ..core.records import ClaimedTask, NewTask
 from ..core.registry import Registry
 from ..core.retry import DEFAULT_POLICY
 from ..errors import ConfigurationError
-from ..storage.wf_steps import TIMER_TASK, ChildStart, DecisionCommit
+from ..storage.wf_steps import TIMER_TASK, ChildStart, DecisionCommit, scheduled_key
 from ..storage.wf_store import LoadedInstance
 from ..workflow import commands as c
 from ..workflow.replay import replay
@@ -67,12 +67,12 @@ class Orchestrator:
         info = loaded.info
         events = loaded.history + [event for _, event in loaded.inbox]
         decision = replay(events, definition.fn, now=loaded.now, instance_id=instance_id, name=info.name,
-                          execution=info.execution)
+                          execution=info.execution, history_length=len(loaded.history))
         commit = DecisionCommit(
             namespace=self.namespace, instance_id=instance_id, execution=info.execution,
             lease=(claimed.lease.task_id, claimed.lease.token, claimed.lease.attempt),
             history_length=len(loaded.history), inbox_upto=max((seq for seq, _ in loaded.inbox), default=None),
-            decision=decision, tasks=self._tasks(decision, instance_id, info.execution),
+            decision=decision, tasks=self._tasks(decision, instance_id, loaded.uid, info.execution),
             children=[ChildStart(instance_id=cmd.instance_id, name=cmd.name, input=cmd.input, parent_seq=cmd.seq)
                       for cmd in decision.commands if isinstance(cmd, c.ScheduleSubOrchestration)],
             cancel_seqs=[cancel.seq for cancel in decision.cancels], carry_over=decision.carry_over)
@@ -93,11 +93,11 @@ class Orchestrator:
                 logger.error("orchestration diverged from its history: %s", decision.error["message"],
                              extra={"event": "nondeterminism"})
 
-    def _tasks(self, decision: c.Decision, instance_id: str, execution: int) -> list[NewTask]:
+    def _tasks(self, decision: c.Decision, instance_id: str, uid: str, execution: int) -> list[NewTask]:
         out = []
         for cmd in decision.commands:
             link: dict[str, Any] = {"namespace": self.namespace, "wf_instance": instance_id, "wf_execution": execution,
-                    "wf_seq": cmd.seq, "idempotency_key": f"wf:{instance_id}:{execution}:{cmd.seq}"}
+                    "wf_seq": cmd.seq, "idempotency_key": scheduled_key(uid, execution, cmd.seq)}
             if isinstance(cmd, c.ScheduleActivity):
                 out.append(self._activity(cmd, link))
             elif isinstance(cmd, c.CreateTimer):

@@ -311,8 +311,11 @@ class Worker:
         """Decisions commit themselves (finishing their task); a timer's task only has to succeed."""
         result: AttemptResult = AttemptSucceeded("null")
         try:
-            if claimed.name != TIMER_TASK and self.orchestrator is not None and await self.orchestrator.decide(claimed):
-                result = AttemptCancelled("recorded by the decision")   # already finished: nothing to add
+            if claimed.name != TIMER_TASK:
+                if self.orchestrator is None:       # an orchestration registered after the worker started
+                    self.orchestrator = Orchestrator(self.storage, self.registry, self.namespace)
+                if await self.orchestrator.decide(claimed):
+                    result = AttemptCancelled("recorded by the decision")   # already finished: nothing to add
         except asyncio.CancelledError:
             self._running.pop(claimed.lease.token, None)
             raise

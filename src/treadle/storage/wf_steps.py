@@ -27,6 +27,21 @@ Steps = Generator[Query, Any, Any]
 DECISION_PREFIX = "treadle.wf:"
 TIMER_TASK = "treadle.timer"
 TERMINAL = ("succeeded", "failed", "cancelled")
+MOVED_ON_KINDS = (h.EVENT_RAISED, h.EVENT_QUEUED)   # inputs continue-as-new hands to the next execution
+
+
+def decision_key(uid: str, gen: int) -> str:
+    """The idempotency key of an instance's decision task of one generation.
+
+    Keys name the instance's incarnation (`uid`), not its id: ids are the user's (they may hold
+    colons, and may be reused after a delete), so an id-based key could meet another instance's.
+    """
+    return f"wf-d:{uid}:{gen}"
+
+
+def scheduled_key(uid: str, execution: int, seq: int) -> str:
+    """The idempotency key of the activity or timer an execution scheduled at `seq`."""
+    return f"wf-a:{uid}:{execution}:{seq}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +95,7 @@ def ensure_decision(namespace: str, instance_id: str, now: float) -> Steps:
                        retry_policy={"max_attempts": 1000, "backoff": {"kind": "exponential", "initial": 0.1,
                                                                         "multiplier": 2.0, "max_delay": 5.0,
                                                                         "jitter": False}},
-                       idempotency_key=f"wf:{instance_id}:{inst['decision_gen']}",
+                       idempotency_key=decision_key(inst["uid"], inst["decision_gen"]),
                        wf_instance=instance_id, wf_execution=inst["execution"])
     yield ("wf_insert_task", task_params(decision) | {"now": now}, "exec")
 
@@ -98,7 +113,7 @@ def start_instance(namespace: str, instance_id: str, name: str, input: Any, now:
                    parent: tuple[str, int, int] | None = None) -> Steps:
     """Create an instance with its first history event and its first decision; False if it exists."""
     created = yield ("wf_insert_instance", _key(namespace, instance_id) | {
-        "name": name, "input": serde.dumps(input), "now": now,
+        "name": name, "uid": new_id(), "input": serde.dumps(input), "now": now,
         "parent_instance_id": parent[0] if parent else None, "parent_execution": parent[1] if parent else None,
         "parent_seq": parent[2] if parent else None}, "count")
     if not created:
@@ -169,6 +184,7 @@ def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, 
     for row in rows:
         if row["status"] == "pending":
             yield ("wf_cancel_pending_task", {"id": row["id"], "now": now}, "exec")
+            yield from task_finished(row["id"], now)   # delivered like any other end (dropped if the instance ended)
         else:
             yield ("wf_cancel_running_task", {"id": row["id"], "now": now}, "exec")
 
@@ -177,18 +193,25 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
     """Record one decision atomically; False if its lease or its execution is no longer current."""
     ns, iid = commit.namespace, commit.instance_id
     task_id, token, attempt = commit.lease
+    # the instance first, then its task: every transaction takes locks in that order
+    inst = yield ("wf_lock_instance", _key(ns, iid), "one")
     finished = yield ("wf_finish_decision", {"id": task_id, "token": token, "attempt": attempt, "now": now}, "count")
     if not finished:
         return False
-    inst = yield ("wf_lock_instance", _key(ns, iid), "one")
     if inst is None or inst["status"] != "running" or inst["execution"] != commit.execution:
         return False
     yield from _write_history(commit, now)
     for task in commit.tasks:
         yield ("wf_insert_task", task_params(task) | {"now": now}, "exec")
     for child in commit.children:
-        yield from start_instance(ns, child.instance_id, child.name, child.input, now,
-                                  parent=(iid, commit.execution, child.parent_seq))
+        created = yield from start_instance(ns, child.instance_id, child.name, child.input, now,
+                                            parent=(iid, commit.execution, child.parent_seq))
+        if not created:     # the id is taken: the parent learns it at once rather than waiting forever
+            error = {"message": f"an orchestration instance {child.instance_id!r} already exists",
+                     "error_type": "InstanceExistsError"}
+            yield ("wf_inbox_add", _key(ns, iid) | {
+                "execution": commit.execution, "kind": h.SUB_ORCHESTRATION_FAILED,
+                "data": serde.dumps({"seq": child.parent_seq, "error": error}), "now": now}, "exec")
     for seq in commit.cancel_seqs:
         yield from _cancel_open_tasks(ns, iid, commit.execution, seq, now)
     yield from _update_instance(commit, inst, now)
@@ -240,11 +263,15 @@ def _continue_as_new(commit: DecisionCommit, common: dict[str, Any], now: float)
     inst = yield ("wf_lock_instance", _key(ns, iid), "one")
     first = h.started(inst["name"], decision.continue_input, instance_id=iid, execution=new_execution, now=now)
     yield from append_history(ns, iid, new_execution, [first], 0, now)
-    # what arrived meanwhile, and events no one waited for, move on to the new execution
-    yield ("wf_inbox_move", _key(ns, iid) | {"execution": commit.execution, "to_execution": new_execution}, "count")
-    for event in commit.carry_over:
-        yield ("wf_inbox_add", _key(ns, iid) | {"execution": new_execution, "kind": event.kind,
-                                                "data": serde.dumps(event.data), "now": now}, "exec")
+    # Events no one waited for move on to the new execution, oldest first, then the events that
+    # arrived meanwhile; results of the old execution's work arriving meanwhile are dropped.
+    arrived = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
+    yield ("wf_inbox_drop", _key(ns, iid) | {"execution": commit.execution}, "exec")
+    moved = [*((e.kind, serde.dumps(e.data)) for e in commit.carry_over),
+             *((r["kind"], r["data"]) for r in arrived if r["kind"] in MOVED_ON_KINDS)]
+    for kind, data in moved:
+        yield ("wf_inbox_add", _key(ns, iid) | {"execution": new_execution, "kind": kind, "data": data,
+                                                "now": now}, "exec")
     yield from ensure_decision(ns, iid, now)
 
 
@@ -261,6 +288,10 @@ def terminate(namespace: str, instance_id: str, reason: str, now: float, *, casc
     yield from append_history(namespace, instance_id, inst["execution"],
                               [h.HistoryEvent(h.EXECUTION_TERMINATED, {"reason": reason})], length["n"], now)
     yield from _cancel_open_tasks(namespace, instance_id, None, None, now)
+    yield ("wf_inbox_drop", _key(namespace, instance_id) | {"execution": inst["execution"]}, "exec")
+    if inst["parent_instance_id"] is not None:      # a parent waiting for this child learns it failed
+        yield from deliver(namespace, inst["parent_instance_id"], h.HistoryEvent(h.SUB_ORCHESTRATION_FAILED, {
+            "seq": inst["parent_seq"], "error": error}), now, execution=inst["parent_execution"], missing_ok=True)
     if cascade:
         children = yield ("wf_children", _key(namespace, instance_id), "all")
         for child in children:
@@ -276,6 +307,7 @@ def delete(namespace: str, instance_id: str) -> Steps:
     children = yield ("wf_children", _key(namespace, instance_id), "all")
     for child in children:
         yield from delete(namespace, child["instance_id"])
-    for query in ("wf_delete_history", "wf_delete_inbox", "wf_delete_instance"):
+    # its tasks go too: a late result of a deleted instance must not reach one that reuses the id
+    for query in ("wf_delete_history", "wf_delete_inbox", "wf_delete_tasks", "wf_delete_instance"):
         yield (query, _key(namespace, instance_id), "exec")
     return True

@@ -23,6 +23,7 @@ class LoadedInstance:
     """What a decision needs: the instance, its history, the inputs waiting for it, and the store's time."""
 
     info: InstanceInfo
+    uid: str                    # this incarnation of the id (see `wf_steps.decision_key`)
     decision_gen: int
     history: list[h.HistoryEvent]
     inbox: list[tuple[int, h.HistoryEvent]]
@@ -72,7 +73,7 @@ class SqlWorkflowStore(ABC):
             return None
         inst, history, inbox, now = loaded
         return LoadedInstance(
-            info=instance_from_row(inst), decision_gen=inst["decision_gen"],
+            info=instance_from_row(inst), uid=inst["uid"], decision_gen=inst["decision_gen"],
             history=[h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in history],
             inbox=[(r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in inbox], now=float(now))
 

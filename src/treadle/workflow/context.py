@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core import serde
 from ..errors import OrchestrationFailure
 from . import commands as c
 
@@ -101,6 +102,7 @@ class RaceFuture(DurableFuture):
         super().__init__()
         if not children:
             raise ValueError("race() needs at least one future")
+        self.released = False
         self.children = list(children)
         for child in self.children:
             child.parents.append(self)
@@ -177,7 +179,7 @@ class OrchestrationContext:
 
     def set_custom_status(self, status: Any) -> None:
         """Publish a JSON value clients can read (and wait for) while the orchestration runs."""
-        self._engine.custom_status = status
+        self._engine.custom_status = serde.to_jsonable(status, what="the custom status")
         self._engine.custom_status_set = True
 
     def reset_custom_status(self) -> None:

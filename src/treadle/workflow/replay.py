@@ -17,7 +17,8 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
-from ..errors import NondeterminismError, OrchestrationFailure
+from ..core import serde
+from ..errors import NondeterminismError, OrchestrationFailure, SerializationError
 from . import commands as c
 from . import history as h
 from .context import (
@@ -60,16 +61,19 @@ class Engine:
     """One replay of one execution."""
 
     def __init__(self, events: list[h.HistoryEvent], *, now: float, instance_id: str, name: str,
-                 execution: int) -> None:
+                 execution: int, history_length: int | None = None) -> None:
         self.events = events
         self.decision_now = now
         self.instance_id = instance_id
+        self.execution = execution
         self.ctx = OrchestrationContext(self, instance_id=instance_id, name=name, execution=execution)
         self.recorded = [e for e in events if e.kind in h.SCHEDULED_KINDS]
-        self.last_decided = max((i for i, e in enumerate(events) if e.kind in h.SCHEDULED_KINDS
-                                 or e.kind == h.ORCHESTRATOR_STARTED), default=-1)
+        # Everything up to the end of the stored history was already handled by earlier decisions;
+        # without that length (hand-made histories) the last decided event marks the boundary.
+        decided = [i for i, e in enumerate(events) if e.kind in h.SCHEDULED_KINDS or e.kind == h.ORCHESTRATOR_STARTED]
+        self.last_decided = history_length - 1 if history_length is not None else max(decided, default=-1)
         self.position = -1
-        self.replaying = self.last_decided >= 0
+        self.replaying = any(i <= self.last_decided for i in decided)
         # The code before the first yield ran in the first decision: replay it with that decision's time.
         first = next((e for e in events if e.kind == h.ORCHESTRATOR_STARTED), None)
         self.now = float(first.data["now"]) if self.replaying and first is not None else now
@@ -99,6 +103,8 @@ class Engine:
                 raise NondeterminismError(self.instance_id, seq, _describe(expected), _describe(actual))
 
     def schedule(self, kind: type, **fields: Any) -> CommandFuture:
+        if "input" in fields:   # compared with history, which holds JSON: (1, 2) and [1, 2] are the same
+            fields["input"] = serde.to_jsonable(fields["input"], what="an activity or orchestration input")
         command = kind(seq=self._next_seq(), **fields)
         self._check(command)
         self.created.append(command)
@@ -107,9 +113,10 @@ class Engine:
         return future
 
     def schedule_sub(self, name: str, input: Any, instance_id: str | None) -> CommandFuture:
+        # the default id is unique per execution, so a child of a continued execution is a new child
         seq = self._next_seq()
-        return self.schedule(c.ScheduleSubOrchestration, name=name, input=input,
-                             instance_id=instance_id or f"{self.instance_id}:{seq}")
+        default = f"{self.instance_id}:{seq}" if self.execution == 1 else f"{self.instance_id}:e{self.execution}:{seq}"
+        return self.schedule(c.ScheduleSubOrchestration, name=name, input=input, instance_id=instance_id or default)
 
     def patched(self, change_id: str) -> bool:
         seq = self._next_seq()
@@ -196,9 +203,28 @@ class Engine:
             future._resolve(event.data.get("result"), None, index)
 
     def _resume_if_ready(self) -> None:
+        self._release_race_losers()
         while self.waiting is not None and self.waiting.done and self.result is None:
             done, self.waiting = self.waiting, None
             self._advance(done.value, done.error)
+            self._release_race_losers()
+
+    def _release_race_losers(self) -> None:
+        """A wait that lost a race gives up its place, and a message it took goes back, first in line."""
+        for race in self.races:
+            if not race.done or race.released:
+                continue
+            race.released = True
+            for child in race.children:
+                if not isinstance(child, InboxFuture) or child.position == race.position:
+                    continue
+                key = (child.source, child.name)
+                if child.done:
+                    self.inboxes.setdefault(key, []).insert(0, (child.value, child.position))
+                    child.done = False
+                elif child in self.waiters.get(key, []):
+                    self.waiters[key].remove(child)
+                self._deliver(key)
 
     def leftovers(self) -> list[h.HistoryEvent]:
         """Events and queue messages that arrived but were never waited for: kept for the next execution."""
@@ -229,10 +255,15 @@ def _decision_events(engine: Engine, extra: list[h.HistoryEvent]) -> list[h.Hist
 
 
 def replay(events: list[h.HistoryEvent], fn: Orchestration, *, now: float, instance_id: str = "",
-           name: str = "", execution: int = 1) -> c.Decision:
-    """Replay `events` (starting with ExecutionStarted) against `fn`; decide what comes next."""
+           name: str = "", execution: int = 1, history_length: int | None = None) -> c.Decision:
+    """Replay `events` (starting with ExecutionStarted) against `fn`; decide what comes next.
+
+    `history_length`: how many of `events` are stored history (the rest are new inputs); code run
+    for those is replayed (silent logs, recorded time), code run for the rest is new.
+    """
     input = events[0].data.get("input") if events else None
-    engine = Engine(events, now=now, instance_id=instance_id, name=name, execution=execution)
+    engine = Engine(events, now=now, instance_id=instance_id, name=name, execution=execution,
+                    history_length=history_length)
     try:
         engine.start(fn, input)
         for index, event in enumerate(events[1:], start=1):
@@ -248,7 +279,11 @@ def replay(events: list[h.HistoryEvent], fn: Orchestration, *, now: float, insta
             missing = engine.recorded[len(engine.created)]
             exc = NondeterminismError(instance_id, missing.seq or 0, _describe(missing), "nothing (it returned)")
             return _finish(engine, "failed", error=_error_dict(exc), schedule=False)
-        return _finish(engine, "completed", output=finished.value)
+        try:
+            output = serde.to_jsonable(finished.value, what="the orchestration's output")
+        except SerializationError as exc:
+            return _finish(engine, "failed", error=_error_dict(exc))
+        return _finish(engine, "completed", output=output)
     except NondeterminismError as exc:
         return _finish(engine, "failed", error=_error_dict(exc), schedule=False)
     except Exception as exc:

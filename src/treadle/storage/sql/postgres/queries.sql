@@ -156,9 +156,9 @@ RETURNING id;
 SELECT * FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s FOR UPDATE;
 
 -- name: wf_insert_instance
-INSERT INTO wf_instances (namespace, instance_id, name, status, execution, input, parent_instance_id,
+INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
                           parent_execution, parent_seq, created_at, updated_at)
-VALUES (%(namespace)s, %(instance_id)s, %(name)s, 'running', 1, %(input)s, %(parent_instance_id)s, %(parent_execution)s,
+VALUES (%(namespace)s, %(instance_id)s, %(name)s, %(uid)s, 'running', 1, %(input)s, %(parent_instance_id)s, %(parent_execution)s,
         %(parent_seq)s, treadle_now(), treadle_now())
 ON CONFLICT DO NOTHING;
 
@@ -190,10 +190,6 @@ VALUES (%(namespace)s, %(instance_id)s, %(execution)s, %(kind)s, %(data)s, tread
 -- name: wf_inbox_consume
 DELETE FROM wf_inbox
 WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s AND seq <= %(upto)s;
-
--- name: wf_inbox_move
-UPDATE wf_inbox SET execution = %(to_execution)s
-WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s;
 
 -- name: wf_inbox_drop
 DELETE FROM wf_inbox WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s;
@@ -266,6 +262,9 @@ DELETE FROM wf_history WHERE namespace = %(namespace)s AND instance_id = %(insta
 
 -- name: wf_delete_inbox
 DELETE FROM wf_inbox WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_delete_tasks
+DELETE FROM tasks WHERE namespace = %(namespace)s AND wf_instance = %(instance_id)s;
 
 -- name: wf_delete_instance
 DELETE FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;

@@ -136,9 +136,9 @@ WHERE namespace = :namespace AND id = :id AND status IN ('failed', 'cancelled');
 SELECT * FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
 
 -- name: wf_insert_instance
-INSERT INTO wf_instances (namespace, instance_id, name, status, execution, input, parent_instance_id,
+INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
                           parent_execution, parent_seq, created_at, updated_at)
-VALUES (:namespace, :instance_id, :name, 'running', 1, :input, :parent_instance_id, :parent_execution,
+VALUES (:namespace, :instance_id, :name, :uid, 'running', 1, :input, :parent_instance_id, :parent_execution,
         :parent_seq, :now, :now)
 ON CONFLICT DO NOTHING;
 
@@ -170,10 +170,6 @@ VALUES (:namespace, :instance_id, :execution, :kind, :data, :now);
 -- name: wf_inbox_consume
 DELETE FROM wf_inbox
 WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution AND seq <= :upto;
-
--- name: wf_inbox_move
-UPDATE wf_inbox SET execution = :to_execution
-WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
 
 -- name: wf_inbox_drop
 DELETE FROM wf_inbox WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
@@ -244,6 +240,9 @@ DELETE FROM wf_history WHERE namespace = :namespace AND instance_id = :instance_
 
 -- name: wf_delete_inbox
 DELETE FROM wf_inbox WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_delete_tasks
+DELETE FROM tasks WHERE namespace = :namespace AND wf_instance = :instance_id;
 
 -- name: wf_delete_instance
 DELETE FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;

@@ -5,6 +5,7 @@ CREATE TABLE wf_instances (
     namespace             text    NOT NULL,
     instance_id           text    NOT NULL,
     name                  text    NOT NULL,
+    uid                   text    NOT NULL,  -- one per incarnation: an id reused after a delete is a new instance
     status                text    NOT NULL
                           CHECK (status IN ('running', 'completed', 'failed', 'terminated')),
     execution             integer NOT NULL DEFAULT 1,

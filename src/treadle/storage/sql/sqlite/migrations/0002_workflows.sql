@@ -5,6 +5,7 @@ CREATE TABLE wf_instances (
     namespace             TEXT    NOT NULL,
     instance_id           TEXT    NOT NULL,
     name                  TEXT    NOT NULL,
+    uid                   TEXT    NOT NULL,  -- one per incarnation: an id reused after a delete is a new instance
     status                TEXT    NOT NULL
                           CHECK (status IN ('running', 'completed', 'failed', 'terminated')),
     execution             INTEGER NOT NULL DEFAULT 1,
