@@ -28,6 +28,7 @@ from .core.task import TaskDefinition, TaskLike, definition_of
 from .errors import ConfigurationError, TaskNotFoundError, WaitTimeoutError
 from .portal import Portal
 from .storage import DEFAULT_URL, Storage, open_storage
+from .storage.changes import TASKS
 from .workflow_client import AsyncOrchestrationMethods, OrchestrationMethods
 
 H = TypeVar("H")
@@ -261,7 +262,7 @@ class AsyncClient(AsyncOrchestrationMethods):
         """Submit a batch in one transaction: builders, or (task, args) pairs."""
         built = [self._as_builder(item).build() for item in items]
         store = await self._store()
-        since = store.change_token()      # lets a first wait() sleep until something changes
+        since = store.change_token(TASKS)      # lets a first wait() sleep until something changes
         stored = await store.enqueue(built)
         return [AsyncTaskHandle(self, e.task_id, since) for e in stored]
 
@@ -309,9 +310,9 @@ class AsyncClient(AsyncOrchestrationMethods):
         deadline = None if timeout is None else time.monotonic() + timeout
         if since is not None:
             await store.wait_for_change(since, _FALLBACK_POLL_SECONDS if timeout is None
-                                        else min(timeout, _FALLBACK_POLL_SECONDS))
+                                        else min(timeout, _FALLBACK_POLL_SECONDS), TASKS)
         while True:
-            token = store.change_token()
+            token = store.change_token(TASKS)
             info = await self.get(task_id)
             if info.status.is_terminal:
                 return TaskResult.from_info(info)
@@ -320,7 +321,7 @@ class AsyncClient(AsyncOrchestrationMethods):
                 remaining = min(remaining, deadline - time.monotonic())
                 if remaining <= 0:
                     raise WaitTimeoutError(f"task {task_id} is still {info.status.value} after {timeout}s")
-            await store.wait_for_change(token, remaining)
+            await store.wait_for_change(token, remaining, TASKS)
 
 
 def _timestamp(value: dt.datetime | float | None) -> float | None:

@@ -13,6 +13,7 @@ from .core import serde
 from .core.records import InstanceInfo
 from .core.routing import validate_name
 from .errors import ConfigurationError, InstanceNotFoundError, WaitTimeoutError
+from .storage.changes import INSTANCES
 from .workflow import history as h
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class AsyncOrchestrationMethods:
         store = await self._wf()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            token = store.change_token()  # type: ignore[attr-defined]
+            token = store.change_token(INSTANCES)  # type: ignore[attr-defined]
             info = await self.get_orchestration(instance_id)
             if done(info):
                 return info
@@ -85,7 +86,7 @@ class AsyncOrchestrationMethods:
                 remaining = min(remaining, deadline - time.monotonic())
                 if remaining <= 0:
                     raise WaitTimeoutError(f"orchestration {instance_id} is still {info.status} after {timeout}s")
-            await store.wait_for_change(token, remaining)  # type: ignore[attr-defined]
+            await store.wait_for_change(token, remaining, INSTANCES)  # type: ignore[attr-defined]
 
     async def raise_event(self, instance_id: str, name: str, data: Any = None) -> bool:
         """Send an external event; kept until the orchestration waits for it. False if it has ended."""

@@ -29,6 +29,7 @@ from treadle.core.routing import Pattern
 from treadle.core.states import TaskStatus
 from treadle.errors import InvalidStateError, TaskNotFoundError
 from treadle.storage import Storage
+from treadle.storage.changes import TASKS, WORK
 
 NS = "default"
 
@@ -383,29 +384,39 @@ async def test_many_concurrent_claimers_never_share_a_task(storage: Storage) -> 
     assert len(ids) == 200 and len(set(ids)) == 200
 
 
-async def settle(storage: Storage) -> None:
+async def settle(storage: Storage, kind: str = WORK) -> None:
     """Wait until no hint arrives for a while (a listener may signal once when it connects)."""
     for _ in range(50):
-        token = storage.change_token()
-        if await storage.wait_for_change(token, 0.2) == token:
+        token = storage.change_token(kind)
+        if await storage.wait_for_change(token, 0.2, kind) == token:
             return
     raise AssertionError("change hints never stopped")
 
 
-async def test_a_change_wakes_a_waiter(storage: Storage) -> None:
+async def test_new_work_wakes_a_worker_waiting_for_work(storage: Storage) -> None:
     await settle(storage)
-    token = storage.change_token()
-    waiter = asyncio.create_task(storage.wait_for_change(token, 5.0))
+    token = storage.change_token(WORK)
+    waiter = asyncio.create_task(storage.wait_for_change(token, 5.0, WORK))
     await asyncio.sleep(0.01)
     assert not waiter.done()
     await storage.enqueue([new_task()])
     assert await asyncio.wait_for(waiter, 2.0) > token
 
 
+async def test_a_finished_task_wakes_a_result_waiter(storage: Storage) -> None:
+    await storage.enqueue([new_task()])
+    [c] = await claim(storage)
+    await settle(storage, TASKS)
+    token = storage.change_token(TASKS)
+    waiter = asyncio.create_task(storage.wait_for_change(token, 5.0, TASKS))
+    assert await storage.finish([Succeeded(lease=c.lease, result_json="1")]) == [True]
+    assert await asyncio.wait_for(waiter, 2.0) > token
+
+
 async def test_wait_for_change_times_out_quietly(storage: Storage) -> None:
     await settle(storage)
-    token = storage.change_token()
-    assert await storage.wait_for_change(token, 0.05) == token
+    token = storage.change_token(WORK)
+    assert await storage.wait_for_change(token, 0.05, WORK) == token
 
 
 async def test_a_retry_is_not_scheduled_once_cancellation_was_requested(storage: Storage) -> None:

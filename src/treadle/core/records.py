@@ -161,6 +161,37 @@ class ClaimBatch:
     next_due: float | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class Handoff:
+    """Follow-up work a worker's own write may lease straight to that worker.
+
+    When a worker finishes an activity, the orchestration decision that follows, and when it
+    commits a decision, the activities that decision scheduled, are inserted already leased to it,
+    if it runs them and has room: one transaction instead of an insert, a notification, a wake-up
+    and a claim. The leases are ordinary (a worker that dies loses them to the sweep). Session
+    activities and delayed tasks always go through the queue. The store fills `claimed`.
+    """
+
+    worker_id: str
+    lease_seconds: float
+    names: frozenset[str]          # exact task names this worker runs
+    room: int                      # how many tasks it may take now
+    claimed: list[ClaimedTask] = field(default_factory=list)
+
+    def takes(self, task: NewTask) -> bool:
+        """Whether `task` may be leased to this worker at birth."""
+        return (len(self.claimed) < self.room and task.name in self.names and task.session_id is None
+                and task.run_at is None and not task.delay_seconds)
+
+    def lease(self, task: NewTask, token: str, lease_expires: float) -> None:
+        """Record that `task` was inserted leased to this worker, as its first attempt."""
+        self.claimed.append(ClaimedTask(
+            lease=LeaseRef(task.id, token, 1, task.wf_instance is not None), namespace=task.namespace,
+            name=task.name, args=task.args, kwargs=task.kwargs, max_attempts=task.max_attempts,
+            retry_policy=task.retry_policy, timeout_seconds=task.timeout_seconds, metadata=task.metadata,
+            priority=task.priority, lease_expires=float(lease_expires)))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeaseState:
     """What a heartbeat learned about one lease."""

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any, Protocol
 
 from ..core.ids import new_id
-from ..core.records import ClaimedTask, NewTask
+from ..core.records import ClaimedTask, Handoff, NewTask
 from ..core.registry import Registry
 from ..core.retry import DEFAULT_POLICY
 from ..errors import ConfigurationError
@@ -51,11 +51,12 @@ class Orchestrator:
         self.namespace = namespace
         self.metrics: Counter[str] = Counter()
 
-    async def decide(self, claimed: ClaimedTask) -> bool:
+    async def decide(self, claimed: ClaimedTask, handoff: Handoff | None = None) -> bool:
         """Make and record the decision a claimed decision task asks for.
 
         False means nothing was recorded because there was nothing to decide (the instance ended
-        or is gone): the caller then finishes the task as usual.
+        or is gone): the caller then finishes the task as usual. Work the decision schedules that
+        the `handoff` worker takes is leased to it (`handoff.claimed`).
         """
         instance_id = str(claimed.kwargs["instance_id"])
         loaded = await self.storage.wf_load(self.namespace, instance_id)
@@ -75,7 +76,8 @@ class Orchestrator:
             decision=decision, tasks=self._tasks(decision, instance_id, loaded.uid, info.execution),
             children=[ChildStart(instance_id=cmd.instance_id, name=cmd.name, input=cmd.input, parent_seq=cmd.seq)
                       for cmd in decision.commands if isinstance(cmd, c.ScheduleSubOrchestration)],
-            cancel_seqs=[cancel.seq for cancel in decision.cancels], carry_over=decision.carry_over)
+            cancel_seqs=[cancel.seq for cancel in decision.cancels], carry_over=decision.carry_over,
+            handoff=handoff)
         committed = await self.storage.wf_commit(commit)
         self._count(decision, committed)
         return True

@@ -30,6 +30,7 @@ from ..core.records import (
     ClaimedTask,
     ErrorInfo,
     Failed,
+    Handoff,
     Outcome,
     Progress,
     Succeeded,
@@ -40,6 +41,7 @@ from ..core.task import TaskLike
 from ..errors import ConfigurationError, StorageError
 from ..settings import WorkerSettings
 from ..storage import DEFAULT_URL, Storage, open_storage
+from ..storage.changes import WORK
 from ..storage.wf_steps import DECISION_PREFIX, TIMER_TASK
 from .context import Reporter, TaskContext
 from .executor import Execution, Executor, Mode
@@ -111,6 +113,8 @@ class Worker:
         self.clock = clock or SystemClock()
         self._executor = Executor(mode=mode, threads=concurrency, start_method=start_method)
         self._running: dict[str, _Running] = {}
+        self._reserved = 0      # slots promised to tasks a write in flight may lease to this worker
+        self._found_nothing: tuple[int, float, float | None] | None = None   # (work token, recheck at, next due)
         self._outbox: list[Outcome] = []
         self._progress: dict[str, Progress] = {}
         self._extend: dict[str, float | None] = {}
@@ -210,7 +214,7 @@ class Worker:
     async def _loop_until_stopped(self) -> None:
         failures = 0
         while not self._stopping:
-            token = self.storage.change_token()
+            token = self.storage.change_token(WORK)
             try:
                 result = await self.tick()
                 failures = 0
@@ -233,7 +237,19 @@ class Worker:
         now = time.monotonic() if now is None else now
         await self._maintain(now)
         free = 0 if self._stopping else self._free_slots()
-        flushed, batch = await asyncio.gather(self._flush(), self._claim(free), return_exceptions=True)
+        # finished activities lead to decisions: room for those is kept out of this claim
+        handoff = self._handoff(min(free, sum(o.lease.workflow for o in self._outbox)))
+        if handoff is not None:
+            free -= handoff.room
+        if not self._may_have_work(now):
+            free = 0
+        token = self.storage.change_token(WORK)     # before the claim: work announced during it counts
+        try:
+            flushed, batch = await asyncio.gather(self._flush(handoff), self._claim(free), return_exceptions=True)
+        except BaseException:       # cancelled: what was leased to us expires and is swept
+            self._end_handoff(handoff, started=False, now=now)
+            raise
+        self._end_handoff(handoff, started=not isinstance(flushed, BaseException), now=now)
         if isinstance(batch, ClaimBatch):      # start what was claimed even if the flush failed
             for claimed in batch.tasks:
                 self._start(claimed, now)
@@ -241,12 +257,44 @@ class Worker:
             if isinstance(failure, BaseException):
                 raise failure
         assert isinstance(flushed, int) and (batch is None or isinstance(batch, ClaimBatch))
-        return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed,
-                          next_due=batch.next_due if batch else None, asked=free)
+        if batch is not None:
+            self._found_nothing = (token, now + self.settings.poll_seconds, batch.next_due) if not batch.tasks else None
+        next_due = batch.next_due if batch else (self._found_nothing[2] if self._found_nothing else None)
+        return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed, next_due=next_due, asked=free)
+
+    def _may_have_work(self, now: float) -> bool:
+        """False when the last claim found nothing and nothing has changed since: no need to ask again.
+
+        Work appears by a change hint (new, retried, released or recovered tasks), by a delayed task
+        falling due, or unseen (a session freed by its owner's lease running out): the poll interval
+        bounds how long that last kind waits.
+        """
+        if self._found_nothing is None:
+            return True
+        token, recheck_at, next_due = self._found_nothing
+        return (self.storage.change_token(WORK) != token or now >= recheck_at
+                or (next_due is not None and self.clock.now() >= next_due))
 
     def _free_slots(self) -> int:
         # A timed-out thread that has not returned still occupies a thread of the pool.
-        return self.concurrency - len(self._running) - self._executor.stuck
+        return self.concurrency - len(self._running) - self._executor.stuck - self._reserved
+
+    def _handoff(self, room: int) -> Handoff | None:
+        """Reserve `room` slots for work our next write may lease to us (see `Handoff`)."""
+        if room <= 0 or self._stopping or not self.registry.orchestration_names:
+            return None
+        names = frozenset(p.text for p in self.claim_patterns if p.is_exact and p.text != TIMER_TASK)
+        self._reserved += room
+        return Handoff(worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds, names=names, room=room)
+
+    def _end_handoff(self, handoff: Handoff | None, *, started: bool, now: float) -> None:
+        """Give the reserved slots back and run what the write leased to us (if it committed)."""
+        if handoff is None:
+            return
+        self._reserved -= handoff.room
+        if started:
+            for claimed in handoff.claimed:
+                self._start(claimed, now)
 
     async def _maintain(self, now: float) -> None:
         s = self.settings
@@ -310,11 +358,18 @@ class Worker:
     async def _execute_internal(self, claimed: ClaimedTask, execution: Execution) -> None:
         """Decisions commit themselves (finishing their task); a timer's task only has to succeed."""
         result: AttemptResult = AttemptSucceeded("null")
+        handoff = None
         try:
             if claimed.name != TIMER_TASK:
                 if self.orchestrator is None:       # an orchestration registered after the worker started
                     self.orchestrator = Orchestrator(self.storage, self.registry, self.namespace)
-                if await self.orchestrator.decide(claimed):
+                handoff = self._handoff(self._free_slots())
+                decided = False
+                try:
+                    decided = await self.orchestrator.decide(claimed, handoff)
+                finally:
+                    self._end_handoff(handoff, started=decided, now=time.monotonic())
+                if decided:
                     result = AttemptCancelled("recorded by the decision")   # already finished: nothing to add
         except asyncio.CancelledError:
             self._running.pop(claimed.lease.token, None)
@@ -329,13 +384,13 @@ class Worker:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    async def _flush(self) -> int:
+    async def _flush(self, handoff: Handoff | None = None) -> int:
         outcomes, self._outbox = self._outbox, []
         progress, self._progress = self._progress, {}
         extend, self._extend = self._extend, {}
         calls: list[Any] = []
         if outcomes:
-            calls.append(self.storage.finish(outcomes))
+            calls.append(self.storage.finish(outcomes, handoff))
         for token, p in progress.items():
             if token in self._running:
                 calls.append(self.storage.set_progress(self._running[token].claimed.lease, p))
@@ -412,7 +467,7 @@ class Worker:
             return
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wakeup.wait())]
         if self._free_slots() > 0:
-            waits.append(asyncio.ensure_future(self.storage.wait_for_change(token, timeout)))
+            waits.append(asyncio.ensure_future(self.storage.wait_for_change(token, timeout, WORK)))
         try:
             await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..core.records import ClaimBatch, LeaseRef, LeaseState, NewTask, Outcome, Progress, TaskInfo, TaskQuery
+from ..core.records import ClaimBatch, Handoff, LeaseRef, LeaseState, NewTask, Outcome, Progress, TaskInfo, TaskQuery
 from ..core.routing import Pattern
 
 
@@ -53,12 +53,14 @@ class Storage(Protocol):
         """Extend live leases to at least now + `lease_seconds` (None: only read their state)."""
         ...
 
-    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+    async def finish(self, outcomes: Sequence[Outcome], handoff: Handoff | None = None) -> list[bool]:
         """Record attempt outcomes in one transaction; False where the lease was no longer held.
 
         Outcomes of tasks an orchestration waits for (`lease.workflow`) may commit without waiting
         for the disk: lost in a power failure, the task runs again and its orchestration, which has
         not durably seen the first outcome, sees the second. Every other outcome is durable.
+        A store that runs orchestrations leases the decisions these outcomes call for to the
+        `handoff` worker when it takes them (a store without orchestrations ignores it).
         """
         ...
 
@@ -98,10 +100,12 @@ class Storage(Protocol):
         """Give up this worker's sessions (at shutdown), so others take them over at once."""
         ...
 
-    def change_token(self) -> int:
-        """A counter that grows when the store changed; pass it to `wait_for_change`."""
+    def change_token(self, kind: str) -> int:
+        """A counter that grows when the store changed in a way of `kind` (see `changes`: WORK, TASKS,
+        INSTANCES); pass it to `wait_for_change`."""
         ...
 
-    async def wait_for_change(self, since: int, timeout: float) -> int:
-        """Wait until the store changed after `since` (or `timeout` seconds); return the new token."""
+    async def wait_for_change(self, since: int, timeout: float, kind: str) -> int:
+        """Wait until the store changed in a way of `kind` after `since` (or `timeout` seconds); return
+        the new token. A store that cannot tell kinds apart wakes every waiter on any change."""
         ...

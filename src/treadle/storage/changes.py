@@ -1,4 +1,10 @@
-"""A change counter that asyncio code on any loop can wait on, bumped from any thread."""
+"""Change counters that asyncio code on any loop can wait on, bumped from any thread.
+
+Changes come in kinds, so that a waiter wakes for what it waits for: a worker for new work,
+a client waiting for a result for finished tasks, a client waiting for an orchestration for
+instances that changed. A store may bump more kinds than happened (a hint is never wrong to
+give), never fewer.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,47 @@ import asyncio
 import contextlib
 import threading
 
+WORK = "w"          # claimable work may have appeared (new, retried, released or recovered tasks)
+TASKS = "t"         # a task changed state (finished, cancelled, re-driven)
+INSTANCES = "i"     # an orchestration instance changed status or custom status, or went away
+ALL = WORK + TASKS + INSTANCES
+
 
 class ChangeCounter:
-    """Counts changes; `wait(since)` returns once the count passes `since` (or on timeout)."""
+    """Counts changes per kind; `wait(since, kind)` returns once that kind's count passes `since`."""
 
     def __init__(self) -> None:
-        self._version = 0
+        self._versions = dict.fromkeys(ALL, 0)
         self._lock = threading.Lock()
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], int]] = []
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], int, str]] = []
 
-    @property
-    def version(self) -> int:
-        """The number of changes seen so far."""
-        return self._version
+    def version(self, kind: str) -> int:
+        """The number of changes of `kind` seen so far."""
+        return self._versions[kind]
 
     @property
     def has_waiters(self) -> bool:
         """Whether anyone is waiting (watchers may sleep otherwise)."""
         return bool(self._waiters)
 
-    def bump(self) -> None:
-        """Record a change and wake the waiters it concerns."""
+    def bump(self, kinds: str = ALL) -> None:
+        """Record a change of each of `kinds` and wake the waiters it concerns."""
         with self._lock:
-            self._version += 1
-            for loop, fut, since in self._waiters:
-                if self._version > since:
+            for kind in set(kinds) & self._versions.keys():
+                self._versions[kind] += 1
+            for loop, fut, since, kind in self._waiters:
+                if self._versions[kind] > since:
                     with contextlib.suppress(RuntimeError):  # the waiter's loop already closed
                         loop.call_soon_threadsafe(_resolve, fut)
 
-    async def wait(self, since: int, timeout: float, on_wait: object = None) -> int:
-        """Wait until the version passes `since`, or `timeout` seconds; return the version."""
+    async def wait(self, since: int, timeout: float, kind: str, on_wait: object = None) -> int:
+        """Wait until the count of `kind` passes `since`, or `timeout` seconds; return that count."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            if self._version > since:
-                return self._version
-            self._waiters.append((loop, fut, since))
+            if self._versions[kind] > since:
+                return self._versions[kind]
+            self._waiters.append((loop, fut, since, kind))
         if callable(on_wait):
             on_wait()
         try:
@@ -50,7 +61,7 @@ class ChangeCounter:
         finally:
             with self._lock:
                 self._waiters = [w for w in self._waiters if w[1] is not fut]
-        return self._version
+        return self._versions[kind]
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

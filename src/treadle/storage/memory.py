@@ -24,6 +24,7 @@ from ..core.records import (
     ClaimedTask,
     ErrorInfo,
     Failed,
+    Handoff,
     LeaseRef,
     LeaseState,
     NewTask,
@@ -169,8 +170,8 @@ class MemoryStorage:
                                       lease_expires=row.lease_expires))
         return out
 
-    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """Apply outcomes where the lease is still held."""
+    async def finish(self, outcomes: Sequence[Outcome], handoff: Handoff | None = None) -> list[bool]:
+        """Apply outcomes where the lease is still held (no orchestrations here: `handoff` has nothing to take)."""
         now = self.clock.now()
         with self._lock:
             results = [self._apply(o, now) for o in outcomes]
@@ -320,10 +321,10 @@ class MemoryStorage:
     async def drop_sessions(self, namespace: str, worker_id: str) -> None:
         """See `renew_sessions`."""
 
-    def change_token(self) -> int:
-        """The change counter."""
-        return self._changes.version
+    def change_token(self, kind: str) -> int:
+        """The change counter (every change counts as every kind)."""
+        return self._changes.version(kind)
 
-    async def wait_for_change(self, since: int, timeout: float) -> int:
+    async def wait_for_change(self, since: int, timeout: float, kind: str) -> int:
         """Wait for any change after `since`."""
-        return await self._changes.wait(since, timeout)
+        return await self._changes.wait(since, timeout, kind)

@@ -40,6 +40,7 @@ from ..core.records import (
     ClaimBatch,
     ErrorInfo,
     Failed,
+    Handoff,
     LeaseRef,
     LeaseState,
     NewTask,
@@ -53,7 +54,7 @@ from ..core.routing import Pattern
 from ..errors import ConfigurationError, InvalidStateError, StorageError, TaskNotFoundError, TreadleError
 from . import wf_steps as wf
 from .base import Enqueued
-from .changes import ChangeCounter
+from .changes import TASKS, WORK, ChangeCounter
 from .postgres_listen import PgListener
 from .rows import as_value, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
@@ -63,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Q = load_queries("postgres")
-_notified: ContextVar[bool] = ContextVar("treadle_pg_notified", default=False)
+_notified: ContextVar[str] = ContextVar("treadle_pg_notified", default="")   # kinds this operation signalled
 MIGRATIONS = load_migrations("postgres")
 Conn = AsyncConnection[DictRow]
 
@@ -103,17 +104,19 @@ def _error_json(error: ErrorInfo | None) -> str | None:
     return None if error is None else serde.dumps(error.to_dict())
 
 
-async def drive(conn: Conn, steps: wf.Steps) -> Any:
+async def drive(conn: Conn, steps: wf.Steps, kinds: set[str]) -> Any:
     """Run a `wf_steps` transaction on this connection (inside the caller's transaction).
 
     In pipeline mode: statements whose answer is not needed (`exec`) go out without waiting, and
-    the next statement that needs an answer collects them all in the same round trip.
+    the next statement that needs an answer collects them all in the same round trip. The kinds
+    of change the statements make are added to `kinds`, for the caller to notify.
     """
     answer: Any = None
     async with conn.pipeline() as pipeline:
         try:
             while True:
                 name, params, mode = steps.send(answer)
+                kinds.update(wf.signals(name, params))
                 cur = await conn.execute(Q[name], params)
                 if mode == "one":
                     answer = await cur.fetchone()
@@ -128,12 +131,18 @@ async def drive(conn: Conn, steps: wf.Steps) -> Any:
             return stop.value
 
 
-async def _after_terminal(conn: Conn, row: DictRow | None) -> bool:
-    """Whether a state change applied; a task an orchestration waits for reports its outcome to it."""
+async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
+                          handoff: Handoff | None = None) -> bool:
+    """Whether a state change applied; a task an orchestration waits for reports its outcome to it.
+
+    The kinds of change made are added to `kinds`: the task's, and those of what its orchestration does.
+    """
     if row is None:
         return False
-    if row.get("wf_instance") is not None and row.get("status", "succeeded") in wf.TERMINAL:
-        await drive(conn, wf.task_finished(row["id"], 0.0))
+    status = row.get("status", "succeeded")
+    kinds.add(WORK if status == "pending" else TASKS)
+    if row.get("wf_instance") is not None and status in wf.TERMINAL:
+        await drive(conn, wf.task_finished(row["id"], 0.0, handoff), kinds)
     return True
 
 
@@ -205,11 +214,11 @@ class PostgresStorage(SqlWorkflowStore):
         An operation that notified wakes this process's own waiters here, right after its commit
         (the listener skips this storage's own notifications).
         """
-        token = _notified.set(False)
+        token = _notified.set("")
         try:
             result = await self._run_once(op, durable=durable)
-            if _notified.get():
-                self._counter.bump()
+            if kinds := _notified.get():
+                self._counter.bump(kinds)
         finally:
             _notified.reset(token)
         return result
@@ -236,10 +245,17 @@ class PostgresStorage(SqlWorkflowStore):
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL: {exc}") from exc
 
-    async def _notify(self, conn: Conn) -> None:
-        # Delivered at commit to the other processes' listeners; `_run` wakes this one's waiters.
-        await conn.execute("SELECT pg_notify(%s, %s)", [self._channel, self._origin])
-        _notified.set(True)
+    async def _notify(self, conn: Conn, kinds: set[str] | str) -> None:
+        """Tell the other processes' listeners, at commit, what kinds of change this transaction made.
+
+        `_run` wakes this process's own waiters after the commit. Nothing to tell, nothing sent.
+        """
+        if kinds:
+            await conn.execute("SELECT pg_notify(%s, %s)", [self._channel, self._payload(kinds)])
+            _notified.set(_notified.get() + "".join(kinds))
+
+    def _payload(self, kinds: set[str] | str) -> str:
+        return f"{self._origin}:{''.join(sorted(kinds))}"
 
     async def open(self) -> None:
         """Connect, then create or migrate the schema (serialised by an advisory lock)."""
@@ -284,7 +300,7 @@ class PostgresStorage(SqlWorkflowStore):
                    "delay": t.delay_seconds, "max_attempts": t.max_attempts,
                    "retry_policy": serde.dumps(t.retry_policy), "timeout_seconds": t.timeout_seconds,
                    "idempotency_key": t.idempotency_key, "metadata": serde.dumps(t.metadata),
-                   "channel": self._channel, "origin": self._origin} for t in tasks]
+                   "channel": self._channel, "payload": self._payload(WORK)} for t in tasks]
 
         async def op(conn: Conn) -> list[Enqueued]:
             if len(params) == 1:
@@ -298,7 +314,7 @@ class PostgresStorage(SqlWorkflowStore):
     async def _insert(conn: Conn, params: dict[str, Any]) -> Enqueued:
         row = await (await conn.execute(Q["insert_task"], params)).fetchone()
         if row is not None:
-            _notified.set(True)         # the insert statement notified
+            _notified.set(_notified.get() + WORK)         # the insert statement notified
             return Enqueued(row["id"], True)
         existing = await (await conn.execute(Q["existing_task"], params)).fetchone()
         assert existing is not None
@@ -375,40 +391,43 @@ class PostgresStorage(SqlWorkflowStore):
 
         return await self._run(op, durable=False)
 
-    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+    async def finish(self, outcomes: Sequence[Outcome], handoff: Handoff | None = None) -> list[bool]:
         """Record outcomes: successes in one statement (the common case: one commit), the rest beside them."""
         wins = [o for o in outcomes if isinstance(o, Succeeded)]
         params = {**_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins],
-                  "channel": self._channel, "origin": self._origin}
+                  "channel": self._channel, "payload": self._payload(TASKS)}
+        kinds: set[str] = set()
 
         async def succeed(conn: Conn) -> set[tuple[str, str]]:
             if not wins:
                 return set()
             rows = await (await conn.execute(Q["succeed"], params)).fetchall()
             if rows:
-                _notified.set(True)     # the statement notified
+                _notified.set(_notified.get() + TASKS)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
             for row in rows:
-                await _after_terminal(conn, row)
+                await _after_terminal(conn, row, kinds, handoff)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:
+            kinds.clear()
+            if handoff is not None:
+                handoff.claimed.clear()     # this may be a retry of the transaction
             if len(wins) == len(outcomes) and not any(o.lease.workflow for o in outcomes):
                 accepted = await succeed(conn)     # the hot path: one statement, one commit
             else:
                 async with conn.transaction():
                     accepted = await succeed(conn)
                     for o in outcomes:
-                        if not isinstance(o, Succeeded) and await self._fail(conn, o):
+                        if not isinstance(o, Succeeded) and await self._fail(conn, o, kinds, handoff):
                             accepted.add((o.lease.task_id, o.lease.token))
-                    if accepted:
-                        await self._notify(conn)
+                    await self._notify(conn, kinds - set(_notified.get()))
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
 
         return await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
 
     @staticmethod
-    async def _fail(conn: Conn, outcome: Failed | Cancelled) -> bool:
+    async def _fail(conn: Conn, outcome: Failed | Cancelled, kinds: set[str], handoff: Handoff | None = None) -> bool:
         error: ErrorInfo | None = outcome.error
         if isinstance(outcome, Failed):
             status = "failed" if outcome.retry_delay is None else "pending"
@@ -418,7 +437,7 @@ class PostgresStorage(SqlWorkflowStore):
         cur = await conn.execute(Q["fail"], {
             "id": outcome.lease.task_id, "token": outcome.lease.token, "attempt": outcome.lease.attempt,
             "status": status, "error": _error_json(error), "retry_delay": delay})
-        return await _after_terminal(conn, await cur.fetchone())
+        return await _after_terminal(conn, await cur.fetchone(), kinds, handoff)
 
     async def set_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         """Record progress where the lease is held."""
@@ -439,10 +458,10 @@ class PostgresStorage(SqlWorkflowStore):
         async def op(conn: Conn) -> int:
             async with conn.transaction():
                 rows = await (await conn.execute(Q["release"], _lease_arrays(leases))).fetchall()
+                kinds: set[str] = set()
                 for row in rows:
-                    await _after_terminal(conn, row)
-                if rows:
-                    await self._notify(conn)
+                    await _after_terminal(conn, row, kinds)
+                await self._notify(conn, kinds)
             return len(rows)
 
         return await self._run(op)
@@ -452,6 +471,7 @@ class PostgresStorage(SqlWorkflowStore):
 
         async def op(conn: Conn) -> int:
             done = 0
+            kinds: set[str] = set()
             async with conn.transaction():
                 rows = await (await conn.execute(Q["expired"], {"namespace": namespace, "limit": limit})).fetchall()
                 for row in rows:
@@ -460,9 +480,8 @@ class PostgresStorage(SqlWorkflowStore):
                     cur = await conn.execute(Q["expire"], {
                         "id": row["id"], "token": row["lease_token"], "status": decision.status.value,
                         "error": _error_json(decision.error), "retry_delay": decision.retry_delay})
-                    done += await _after_terminal(conn, await cur.fetchone())
-                if done:
-                    await self._notify(conn)
+                    done += await _after_terminal(conn, await cur.fetchone(), kinds)
+                await self._notify(conn, kinds)
             return done
 
         return await self._run(op)
@@ -506,15 +525,15 @@ class PostgresStorage(SqlWorkflowStore):
 
         async def op(conn: Conn) -> TaskInfo:
             async with conn.transaction():
+                kinds: set[str] = set()
                 pending = await (await conn.execute(Q["cancel_pending"], params)).fetchone()
-                changed = await _after_terminal(conn, pending)
-                if not changed:
-                    changed = await (await conn.execute(Q["cancel_running"], params)).fetchone() is not None
+                changed = await _after_terminal(conn, pending, kinds)
+                if not changed and await (await conn.execute(Q["cancel_running"], params)).fetchone() is not None:
+                    kinds.add(TASKS)
                 row = await (await conn.execute(Q["get"], params)).fetchone()
                 if row is None:
                     raise TaskNotFoundError(task_id)
-                if changed:
-                    await self._notify(conn)
+                await self._notify(conn, kinds)
             return info_from_row(row, as_value)
 
         return await self._run(op)
@@ -532,7 +551,7 @@ class PostgresStorage(SqlWorkflowStore):
                 if changed is None:
                     raise InvalidStateError(f"task {task_id} is {row['status']}; only failed or cancelled tasks "
                                             "can be retried")
-                await self._notify(conn)
+                await self._notify(conn, WORK + TASKS)
             return info_from_row(row, as_value)
 
         return await self._run(op)
@@ -541,11 +560,12 @@ class PostgresStorage(SqlWorkflowStore):
 
     async def _steps(self, steps: Callable[[], wf.Steps], *, write: bool, durable: bool = True) -> Any:
         async def op(conn: Conn) -> Any:
+            kinds: set[str] = set()
             if not write:               # reads: no transaction, the statements pipelined in one round trip
-                return await drive(conn, steps())
+                return await drive(conn, steps(), kinds)
             async with conn.pipeline(), conn.transaction():
-                result = await drive(conn, steps())
-                await self._notify(conn)
+                result = await drive(conn, steps(), kinds)
+                await self._notify(conn, kinds)
             return result
 
         return await self._run(op, durable=durable or not write)
@@ -553,11 +573,11 @@ class PostgresStorage(SqlWorkflowStore):
     def _wf_now(self) -> float:
         return self.clock.now() if self.clock is not None else time.time()
 
-    def change_token(self) -> int:
-        """The change counter (bumped by notifications and by this process's own writes)."""
-        return self._counter.version
+    def change_token(self, kind: str) -> int:
+        """The change counter of `kind` (bumped by notifications and by this process's own writes)."""
+        return self._counter.version(kind)
 
-    async def wait_for_change(self, since: int, timeout: float) -> int:
-        """Wait for a notification after `since`."""
+    async def wait_for_change(self, since: int, timeout: float, kind: str) -> int:
+        """Wait for a notification of `kind` after `since`."""
         self._listener.ensure_started()
-        return await self._counter.wait(since, timeout)
+        return await self._counter.wait(since, timeout, kind)

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .changes import ChangeCounter
+from .changes import ALL, ChangeCounter
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class PgListener:
         self._channel = channel
         self._counter = counter
         self._kwargs = connect_kwargs
-        self._origin = origin         # notifications with this payload come from our own storage: skip
+        self._origin = origin         # payloads are "origin:kinds"; our own storage's are skipped
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -72,7 +72,8 @@ class PgListener:
             self._counter.bump()            # whatever happened while we were not listening
             while not stopped.is_set():
                 for notification in conn.notifies(timeout=0.5):
-                    if notification.payload != self._origin or not self._origin:
-                        self._counter.bump()
+                    origin, _, kinds = notification.payload.partition(":")
+                    if origin != self._origin or not self._origin:
+                        self._counter.bump(kinds or ALL)
                     if stopped.is_set():
                         break

@@ -20,6 +20,7 @@ from ..core.records import (
     ClaimBatch,
     ClaimedTask,
     Failed,
+    Handoff,
     LeaseRef,
     LeaseState,
     NewTask,
@@ -118,12 +119,13 @@ def drive(conn: sqlite3.Connection, steps: wf.Steps) -> Any:
         return stop.value
 
 
-def _after_terminal(conn: sqlite3.Connection, task_id: str, changed: sqlite3.Row | None, now: float) -> bool:
+def _after_terminal(conn: sqlite3.Connection, task_id: str, changed: sqlite3.Row | None, now: float,
+                    handoff: Handoff | None = None) -> bool:
     """Whether a state change applied; a task an orchestration waits for reports its outcome to it."""
     if changed is None:
         return False
     if changed["wf_instance"] is not None and changed["status"] in wf.TERMINAL:
-        drive(conn, wf.task_finished(task_id, now))
+        drive(conn, wf.task_finished(task_id, now, handoff))
     return True
 
 
@@ -255,13 +257,15 @@ class SqliteStorage(SqlWorkflowStore):
 
         return await self._call(op, write=lease_seconds is not None, durable=False, notify=False)
 
-    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+    async def finish(self, outcomes: Sequence[Outcome], handoff: Handoff | None = None) -> list[bool]:
         """Record outcomes; each is a compare-and-set on the lease."""
         now = self.clock.now()
 
         def op(conn: sqlite3.Connection) -> list[bool]:
-            return [_after_terminal(conn, o.lease.task_id, conn.execute(*self._outcome_sql(o, now)).fetchone(), now)
-                    for o in outcomes]
+            if handoff is not None:
+                handoff.claimed.clear()     # this may be a retry of the transaction
+            return [_after_terminal(conn, o.lease.task_id, conn.execute(*self._outcome_sql(o, now)).fetchone(), now,
+                                    handoff) for o in outcomes]
 
         return await self._call(op, write=True, durable=not all(o.lease.workflow for o in outcomes))
 
@@ -405,10 +409,10 @@ class SqliteStorage(SqlWorkflowStore):
     def _wf_now(self) -> float:
         return self.clock.now()
 
-    def change_token(self) -> int:
-        """The watcher's change counter."""
-        return self._watcher.version
+    def change_token(self, kind: str) -> int:
+        """The watcher's change counter (any commit counts as every kind)."""
+        return self._watcher.version(kind)
 
-    async def wait_for_change(self, since: int, timeout: float) -> int:
+    async def wait_for_change(self, since: int, timeout: float, kind: str) -> int:
         """Wait for a commit by any process after `since`."""
-        return await self._watcher.wait(since, timeout)
+        return await self._watcher.wait(since, timeout, kind)

@@ -49,10 +49,9 @@ class ChangeWatcher:
         self._start_lock = threading.Lock()
         self._fd_lock = threading.Lock()
 
-    @property
-    def version(self) -> int:
-        """The number of changes seen so far."""
-        return self._counter.version
+    def version(self, kind: str) -> int:
+        """The number of changes seen so far (a commit is a change of every kind: the file cannot tell)."""
+        return self._counter.version(kind)
 
     def bump(self) -> None:
         """Record a change seen by this process."""
@@ -69,9 +68,9 @@ class ChangeWatcher:
         except OSError:   # a read-only folder: others fall back to their periodic check
             logger.debug("cannot signal %s", self._signal_path, exc_info=True)
 
-    async def wait(self, since: int, timeout: float) -> int:
-        """Wait until the version passes `since`, or `timeout` seconds."""
-        return await self._counter.wait(since, timeout, on_wait=self._want)
+    async def wait(self, since: int, timeout: float, kind: str) -> int:
+        """Wait until the version of `kind` passes `since`, or `timeout` seconds."""
+        return await self._counter.wait(since, timeout, kind, on_wait=self._want)
 
     def _want(self) -> None:
         with self._start_lock:

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import serde
-from ..core.ids import new_id
-from ..core.records import NewTask
+from ..core.ids import new_id, new_token
+from ..core.records import Handoff, NewTask
 from ..errors import InstanceNotFoundError
 from ..workflow import history as h
 from ..workflow.commands import Decision
+from .changes import INSTANCES, TASKS, WORK
 
 Query = tuple[str, dict[str, Any], str]
 Steps = Generator[Query, Any, Any]
@@ -28,6 +29,21 @@ DECISION_PREFIX = "treadle.wf:"
 TIMER_TASK = "treadle.timer"
 TERMINAL = ("succeeded", "failed", "cancelled")
 MOVED_ON_KINDS = (h.EVENT_RAISED, h.EVENT_QUEUED)   # inputs continue-as-new hands to the next execution
+
+
+_SIGNALS = {"wf_insert_task": WORK, "wf_set_finished": INSTANCES, "wf_terminate": INSTANCES,
+            "wf_set_new_execution": INSTANCES, "wf_delete_instance": INSTANCES,
+            "wf_cancel_pending_task": TASKS, "wf_cancel_running_task": TASKS}
+
+
+def signals(name: str, params: dict[str, Any]) -> str:
+    """The kinds of change (`changes`) a statement of these steps makes, for a backend to notify.
+
+    A task leased at birth (`wf_insert_claimed_task`) wakes no one: its worker already has it.
+    """
+    if name == "wf_set_running":
+        return INSTANCES if params["status_changed"] else ""
+    return _SIGNALS.get(name, "")
 
 
 def decision_key(uid: str, gen: int) -> str:
@@ -69,6 +85,7 @@ class DecisionCommit:
     children: list[ChildStart] = field(default_factory=list)
     cancel_seqs: list[int] = field(default_factory=list)
     carry_over: list[h.HistoryEvent] = field(default_factory=list)
+    handoff: Handoff | None = None         # the deciding worker, to lease it what follows
 
 
 def task_params(task: NewTask) -> dict[str, Any]:
@@ -85,7 +102,20 @@ def _key(namespace: str, instance_id: str) -> dict[str, Any]:
     return {"namespace": namespace, "instance_id": instance_id}
 
 
-def ensure_decision(namespace: str, instance_id: str, now: float) -> Steps:
+def insert_task(task: NewTask, now: float, handoff: Handoff | None) -> Steps:
+    """Insert a task an orchestration needs: leased at birth to the `handoff` worker if it takes it."""
+    if handoff is None or not handoff.takes(task):
+        yield ("wf_insert_task", task_params(task) | {"now": now}, "exec")
+        return
+    token = new_token()
+    row = yield ("wf_insert_claimed_task", task_params(task) | {
+        "now": now, "worker_id": handoff.worker_id, "lease_token": token,
+        "lease_seconds": handoff.lease_seconds}, "one")
+    if row is not None:                 # None: the task existed (its idempotency key)
+        handoff.lease(task, token, row["lease_expires"])
+
+
+def ensure_decision(namespace: str, instance_id: str, now: float, handoff: Handoff | None = None) -> Steps:
     """Make sure a decision task is pending for a running instance (one per decision generation)."""
     inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
     if inst is None or inst["status"] != "running":
@@ -97,7 +127,7 @@ def ensure_decision(namespace: str, instance_id: str, now: float) -> Steps:
                                                                         "jitter": False}},
                        idempotency_key=decision_key(inst["uid"], inst["decision_gen"]),
                        wf_instance=instance_id, wf_execution=inst["execution"])
-    yield ("wf_insert_task", task_params(decision) | {"now": now}, "exec")
+    yield from insert_task(decision, now, handoff)
 
 
 def append_history(namespace: str, instance_id: str, execution: int, events: list[h.HistoryEvent],
@@ -110,7 +140,7 @@ def append_history(namespace: str, instance_id: str, execution: int, events: lis
 
 
 def start_instance(namespace: str, instance_id: str, name: str, input: Any, now: float, *,
-                   parent: tuple[str, int, int] | None = None) -> Steps:
+                   parent: tuple[str, int, int] | None = None, handoff: Handoff | None = None) -> Steps:
     """Create an instance with its first history event and its first decision; False if it exists."""
     created = yield ("wf_insert_instance", _key(namespace, instance_id) | {
         "name": name, "uid": new_id(), "input": serde.dumps(input), "now": now,
@@ -120,12 +150,12 @@ def start_instance(namespace: str, instance_id: str, name: str, input: Any, now:
         return False
     first = h.started(name, input, instance_id=instance_id, execution=1, now=now)
     yield from append_history(namespace, instance_id, 1, [first], 0, now)
-    yield from ensure_decision(namespace, instance_id, now)
+    yield from ensure_decision(namespace, instance_id, now, handoff)
     return True
 
 
 def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float, *,
-            execution: int | None = None, missing_ok: bool = False) -> Steps:
+            execution: int | None = None, missing_ok: bool = False, handoff: Handoff | None = None) -> Steps:
     """Put an input in the instance's inbox and make sure a decision will read it.
 
     `execution` pins it to one execution (an activity result is dropped if the instance has moved
@@ -140,7 +170,7 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
         return False
     yield ("wf_inbox_add", _key(namespace, instance_id) | {
         "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "exec")
-    yield from ensure_decision(namespace, instance_id, now)
+    yield from ensure_decision(namespace, instance_id, now, handoff)
     return True
 
 
@@ -154,7 +184,7 @@ def _result_event(task: dict[str, Any]) -> h.HistoryEvent | None:
     return h.HistoryEvent(h.ACTIVITY_FAILED, {"seq": seq, "error": error})
 
 
-def task_finished(task_id: str, now: float) -> Steps:
+def task_finished(task_id: str, now: float, handoff: Handoff | None = None) -> Steps:
     """After a task reached a terminal state: if an orchestration waits for it, deliver its outcome."""
     task = yield ("wf_task", {"id": task_id}, "one")
     if task is None or task["wf_instance"] is None or task["status"] not in TERMINAL \
@@ -163,7 +193,7 @@ def task_finished(task_id: str, now: float) -> Steps:
     event = _result_event(task)
     if event is not None:
         yield from deliver(task["namespace"], task["wf_instance"], event, now, execution=task["wf_execution"],
-                           missing_ok=True)
+                           missing_ok=True, handoff=handoff)
 
 
 def load(namespace: str, instance_id: str, now: float) -> Steps:
@@ -193,6 +223,8 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
     """Record one decision atomically; False if its lease or its execution is no longer current."""
     ns, iid = commit.namespace, commit.instance_id
     task_id, token, attempt = commit.lease
+    if commit.handoff is not None:
+        commit.handoff.claimed.clear()         # this may be a retry of the transaction
     # the instance first, then its task: every transaction takes locks in that order
     inst = yield ("wf_lock_instance", _key(ns, iid), "one")
     finished = yield ("wf_finish_decision", {"id": task_id, "token": token, "attempt": attempt, "now": now}, "count")
@@ -202,10 +234,10 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
         return False
     yield from _write_history(commit, now)
     for task in commit.tasks:
-        yield ("wf_insert_task", task_params(task) | {"now": now}, "exec")
+        yield from insert_task(task, now, commit.handoff)
     for child in commit.children:
         created = yield from start_instance(ns, child.instance_id, child.name, child.input, now,
-                                            parent=(iid, commit.execution, child.parent_seq))
+                                            parent=(iid, commit.execution, child.parent_seq), handoff=commit.handoff)
         if not created:     # the id is taken: the parent learns it at once rather than waiting forever
             error = {"message": f"an orchestration instance {child.instance_id!r} already exists",
                      "error_type": "InstanceExistsError"}
@@ -240,7 +272,7 @@ def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -
         yield ("wf_set_running", common, "exec")
         pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
         if pending:
-            yield from ensure_decision(ns, iid, now)
+            yield from ensure_decision(ns, iid, now, commit.handoff)
         return
     if decision.status == "continued_as_new":
         yield from _continue_as_new(commit, common, now)
@@ -272,7 +304,7 @@ def _continue_as_new(commit: DecisionCommit, common: dict[str, Any], now: float)
     for kind, data in moved:
         yield ("wf_inbox_add", _key(ns, iid) | {"execution": new_execution, "kind": kind, "data": data,
                                                 "now": now}, "exec")
-    yield from ensure_decision(ns, iid, now)
+    yield from ensure_decision(ns, iid, now, commit.handoff)
 
 
 def terminate(namespace: str, instance_id: str, reason: str, now: float, *, cascade: bool = True) -> Steps:

@@ -161,11 +161,11 @@ class FlakyFinish(MemoryStorage):
 
     fail_next = False
 
-    async def finish(self, outcomes):  # type: ignore[no-untyped-def]
+    async def finish(self, outcomes, handoff=None):  # type: ignore[no-untyped-def]
         if self.fail_next:
             self.fail_next = False
             raise StorageError("the store went away")
-        return await super().finish(outcomes)
+        return await super().finish(outcomes, handoff)
 
 
 async def test_a_failed_flush_still_starts_what_the_same_tick_claimed() -> None:

@@ -14,7 +14,7 @@ WITH inserted AS (
     ON CONFLICT DO NOTHING
     RETURNING id
 )
-SELECT id, pg_notify(%(channel)s, %(origin)s) FROM inserted;
+SELECT id, pg_notify(%(channel)s, %(payload)s) FROM inserted;
 
 -- name: existing_task
 SELECT id FROM tasks
@@ -65,7 +65,8 @@ WHERE t.lease_expires >= treadle_now();
 
 -- name: succeed
 -- pg_notify with the same payload is sent once per transaction, however many rows call it; the payload
--- names the sending storage, whose own listener ignores it (it woke its waiters already).
+-- names the sending storage, whose own listener ignores it (it woke its waiters already), and the kinds
+-- of change (`storage/changes.py`).
 WITH done AS (
     UPDATE tasks t
     SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
@@ -76,7 +77,7 @@ WITH done AS (
       AND t.lease_expires >= treadle_now()
     RETURNING t.id, t.wf_instance
 )
-SELECT id, wf_instance, pg_notify(%(channel)s, %(origin)s) FROM done;
+SELECT id, wf_instance, pg_notify(%(channel)s, %(payload)s) FROM done;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
@@ -233,6 +234,19 @@ VALUES (%(id)s, %(namespace)s, %(name)s, 'pending', %(args)s::jsonb, %(kwargs)s:
         %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s, %(metadata)s::jsonb, treadle_now(), treadle_now(),
         %(wf_instance)s, %(wf_execution)s, %(wf_seq)s, %(session_id)s)
 ON CONFLICT DO NOTHING;
+
+-- name: wf_insert_claimed_task
+-- A task leased at birth to the worker whose transaction made it (see `Handoff`).
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                   wf_instance, wf_execution, wf_seq, session_id, attempts, lease_token, lease_expires,
+                   worker_id, started_at)
+VALUES (%(id)s, %(namespace)s, %(name)s, 'running', %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s,
+        treadle_now(), %(max_attempts)s, %(retry_policy)s::jsonb, %(timeout_seconds)s, %(idempotency_key)s,
+        %(metadata)s::jsonb, treadle_now(), treadle_now(), %(wf_instance)s, %(wf_execution)s, %(wf_seq)s,
+        %(session_id)s, 1, %(lease_token)s, treadle_now() + %(lease_seconds)s, %(worker_id)s, treadle_now())
+ON CONFLICT DO NOTHING
+RETURNING lease_expires;
 
 -- name: wf_open_tasks
 SELECT id, status FROM tasks

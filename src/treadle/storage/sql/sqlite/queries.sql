@@ -212,6 +212,19 @@ VALUES (:id, :namespace, :name, 'pending', :args, :kwargs, :priority, coalesce(:
         :wf_instance, :wf_execution, :wf_seq, :session_id)
 ON CONFLICT DO NOTHING;
 
+-- name: wf_insert_claimed_task
+-- A task leased at birth to the worker whose transaction made it (see `Handoff`).
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                   wf_instance, wf_execution, wf_seq, session_id, attempts, lease_token, lease_expires,
+                   worker_id, started_at)
+VALUES (:id, :namespace, :name, 'running', :args, :kwargs, :priority, :now, :max_attempts,
+        :retry_policy, :timeout_seconds, :idempotency_key, :metadata, :now, :now,
+        :wf_instance, :wf_execution, :wf_seq, :session_id, 1, :lease_token, :now + :lease_seconds,
+        :worker_id, :now)
+ON CONFLICT DO NOTHING
+RETURNING lease_expires;
+
 -- name: wf_open_tasks
 SELECT id, status FROM tasks
 WHERE namespace = :namespace AND wf_instance = :instance_id AND status IN ('pending', 'running')
