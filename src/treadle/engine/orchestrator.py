@@ -72,7 +72,7 @@ class Orchestrator:
         commit = DecisionCommit(
             namespace=self.namespace, instance_id=instance_id, execution=info.execution,
             lease=(claimed.lease.task_id, claimed.lease.token, claimed.lease.attempt),
-            history_length=len(loaded.history), inbox_upto=max((seq for seq, _ in loaded.inbox), default=None),
+            history_length=len(loaded.history), inbox=loaded.inbox,
             decision=decision, tasks=self._tasks(decision, instance_id, loaded.uid, info.execution),
             children=[ChildStart(instance_id=cmd.instance_id, name=cmd.name, input=cmd.input, parent_seq=cmd.seq)
                       for cmd in decision.commands if isinstance(cmd, c.ScheduleSubOrchestration)],

@@ -108,27 +108,36 @@ async def drive(conn: Conn, steps: wf.Steps, kinds: set[str]) -> Any:
     """Run a `wf_steps` transaction on this connection (inside the caller's transaction).
 
     In pipeline mode: statements whose answer is not needed (`exec`) go out without waiting, and
-    the next statement that needs an answer collects them all in the same round trip. The kinds
-    of change the statements make are added to `kinds`, for the caller to notify.
+    the next statement that needs an answer collects them all in the same round trip; so does a
+    batch of statements the steps yield together. The kinds of change the statements make are
+    added to `kinds`, for the caller to notify.
     """
     answer: Any = None
     async with conn.pipeline() as pipeline:
         try:
             while True:
-                name, params, mode = steps.send(answer)
-                kinds.update(wf.signals(name, params))
-                cur = await conn.execute(Q[name], params)
-                if mode == "one":
-                    answer = await cur.fetchone()
-                elif mode == "all":
-                    answer = await cur.fetchall()
-                elif mode == "count":
-                    await pipeline.sync()
-                    answer = cur.rowcount
-                else:
-                    answer = None
+                step = steps.send(answer)
+                batch = step if isinstance(step, list) else [step]
+                cursors = []
+                for name, params, _mode in batch:
+                    kinds.update(wf.signals(name, params))
+                    cursors.append(await conn.execute(Q[name], params))
+                if any(mode == "count" for _, _, mode in batch):
+                    await pipeline.sync()       # a row count is known once the statement's result is in
+                answers = [await _answer(cur, mode) for cur, (_, _, mode) in zip(cursors, batch, strict=True)]
+                answer = answers if isinstance(step, list) else answers[0]
         except StopIteration as stop:
             return stop.value
+
+
+async def _answer(cur: psycopg.AsyncCursor[DictRow], mode: str) -> Any:
+    if mode == "one":
+        return await cur.fetchone()
+    if mode == "all":
+        return await cur.fetchall()
+    if mode == "count":
+        return cur.rowcount
+    return None
 
 
 async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
@@ -142,7 +151,7 @@ async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
     status = row.get("status", "succeeded")
     kinds.add(WORK if status == "pending" else TASKS)
     if row.get("wf_instance") is not None and status in wf.TERMINAL:
-        await drive(conn, wf.task_finished(row["id"], 0.0, handoff), kinds)
+        await drive(conn, wf.task_finished(row, 0.0, handoff), kinds)
     return True
 
 

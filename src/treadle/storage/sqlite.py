@@ -104,28 +104,34 @@ def drive(conn: sqlite3.Connection, steps: wf.Steps) -> Any:
     answer: Any = None
     try:
         while True:
-            name, params, mode = steps.send(answer)
-            cur = conn.execute(Q[name], params)
-            if mode == "one":
-                row = cur.fetchone()
-                answer = dict(row) if row is not None else None
-            elif mode == "all":
-                answer = [dict(r) for r in cur.fetchall()]
-            elif mode == "count":
-                answer = cur.rowcount
-            else:
-                answer = None
+            step = steps.send(answer)
+            answer = [_answer(conn, *query) for query in step] if isinstance(step, list) else _answer(conn, *step)
     except StopIteration as stop:
         return stop.value
 
 
-def _after_terminal(conn: sqlite3.Connection, task_id: str, changed: sqlite3.Row | None, now: float,
+def _answer(conn: sqlite3.Connection, name: str, params: dict[str, Any], mode: str) -> Any:
+    cur = conn.execute(Q[name], params)
+    if mode == "one":
+        row = cur.fetchone()
+        return dict(row) if row is not None else None
+    if mode == "all":
+        return [dict(r) for r in cur.fetchall()]
+    if mode == "count":
+        return cur.rowcount
+    return None
+
+
+def _after_terminal(conn: sqlite3.Connection, changed: sqlite3.Row | None, now: float,
                     handoff: Handoff | None = None) -> bool:
-    """Whether a state change applied; a task an orchestration waits for reports its outcome to it."""
+    """Whether a state change applied; a task an orchestration waits for reports its outcome to it.
+
+    `changed` is the row the terminal statement returned.
+    """
     if changed is None:
         return False
     if changed["wf_instance"] is not None and changed["status"] in wf.TERMINAL:
-        drive(conn, wf.task_finished(task_id, now, handoff))
+        drive(conn, wf.task_finished(dict(changed), now, handoff))
     return True
 
 
@@ -264,8 +270,8 @@ class SqliteStorage(SqlWorkflowStore):
         def op(conn: sqlite3.Connection) -> list[bool]:
             if handoff is not None:
                 handoff.claimed.clear()     # this may be a retry of the transaction
-            return [_after_terminal(conn, o.lease.task_id, conn.execute(*self._outcome_sql(o, now)).fetchone(), now,
-                                    handoff) for o in outcomes]
+            return [_after_terminal(conn, conn.execute(*self._outcome_sql(o, now)).fetchone(), now, handoff)
+                    for o in outcomes]
 
         return await self._call(op, write=True, durable=not all(o.lease.workflow for o in outcomes))
 
@@ -298,8 +304,8 @@ class SqliteStorage(SqlWorkflowStore):
         now = self.clock.now()
 
         def op(conn: sqlite3.Connection) -> int:
-            return sum(_after_terminal(conn, lease.task_id, conn.execute(Q["release"], _lease_params(lease, now))
-                                       .fetchone(), now) for lease in leases)
+            return sum(_after_terminal(conn, conn.execute(Q["release"], _lease_params(lease, now)).fetchone(), now)
+                       for lease in leases)
 
         return await self._call(op, write=True)
 
@@ -321,7 +327,7 @@ class SqliteStorage(SqlWorkflowStore):
                     "id": row["id"], "token": row["lease_token"], "now": now, "status": decision.status.value,
                     "error": serde.dumps(decision.error.to_dict()), "retry_delay": decision.retry_delay,
                 }).fetchone()
-                done += _after_terminal(conn, row["id"], changed, now)
+                done += _after_terminal(conn, changed, now)
             return done
 
         return await self._call(op, write=True)
@@ -365,7 +371,7 @@ class SqliteStorage(SqlWorkflowStore):
         params = {"namespace": namespace, "id": task_id, "now": now}
 
         def op(conn: sqlite3.Connection) -> TaskInfo:
-            if not _after_terminal(conn, task_id, conn.execute(Q["cancel_pending"], params).fetchone(), now):
+            if not _after_terminal(conn, conn.execute(Q["cancel_pending"], params).fetchone(), now):
                 conn.execute(Q["cancel_running"], params)
             row = conn.execute(Q["get"], params).fetchone()
             if row is None:

@@ -2,7 +2,9 @@
 
 Each function here is a generator that yields `(query name, parameters, mode)` and receives the
 answer: one row (`"one"`), all rows (`"all"`), a row count (`"count"`), or nothing (`"exec"`: the
-statement may be sent without waiting for it, so a backend can pipeline a run of them). A backend runs it inside
+statement may be sent without waiting for it, so a backend can pipeline a run of them). It may
+also yield a list of such queries, independent of each other, and receive the list of their
+answers: a backend that can sends them in one round trip. A backend runs it inside
 one transaction of its own, with its own queries of the same names (`sql/<dialect>/queries.sql`),
 so the logic of starting, deciding, signalling and terminating lives in one place. Nothing here
 does I/O. JSON is text both ways.
@@ -23,7 +25,7 @@ from ..workflow.commands import Decision
 from .changes import INSTANCES, TASKS, WORK
 
 Query = tuple[str, dict[str, Any], str]
-Steps = Generator[Query, Any, Any]
+Steps = Generator[Query | list[Query], Any, Any]
 
 DECISION_PREFIX = "treadle.wf:"
 TIMER_TASK = "treadle.timer"
@@ -79,7 +81,7 @@ class DecisionCommit:
     execution: int
     lease: tuple[str, str, int]            # the decision task's (id, token, attempt)
     history_length: int
-    inbox_upto: int | None
+    inbox: list[tuple[int, h.HistoryEvent]]   # the inputs (inbox seq, event) the decision consumed
     decision: Decision
     tasks: list[NewTask] = field(default_factory=list)
     children: list[ChildStart] = field(default_factory=list)
@@ -115,9 +117,14 @@ def insert_task(task: NewTask, now: float, handoff: Handoff | None) -> Steps:
         handoff.lease(task, token, row["lease_expires"])
 
 
-def ensure_decision(namespace: str, instance_id: str, now: float, handoff: Handoff | None = None) -> Steps:
-    """Make sure a decision task is pending for a running instance (one per decision generation)."""
-    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+def ensure_decision(namespace: str, instance_id: str, now: float, handoff: Handoff | None = None,
+                    inst: dict[str, Any] | None = None) -> Steps:
+    """Make sure a decision task is pending for a running instance (one per decision generation).
+
+    `inst` is the instance's row when the caller holds its lock already (as it is now).
+    """
+    if inst is None:
+        inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
     if inst is None or inst["status"] != "running":
         return
     decision = NewTask(id=new_id(), name=DECISION_PREFIX + inst["name"], namespace=namespace,
@@ -132,11 +139,12 @@ def ensure_decision(namespace: str, instance_id: str, now: float, handoff: Hando
 
 def append_history(namespace: str, instance_id: str, execution: int, events: list[h.HistoryEvent],
                    start: int, now: float) -> Steps:
-    """Append events at positions start+1, start+2, ..."""
-    for offset, event in enumerate(events, start=1):
-        yield ("wf_append_history", _key(namespace, instance_id) | {
-            "execution": execution, "position": start + offset, "kind": event.kind,
-            "data": serde.dumps(event.data), "now": now}, "exec")
+    """Append events at positions start+1, start+2, ... (one statement)."""
+    if not events:
+        return
+    rows = serde.dumps([[event.kind, serde.dumps(event.data)] for event in events])
+    yield ("wf_append_history", _key(namespace, instance_id) | {
+        "execution": execution, "start": start, "events": rows, "now": now}, "exec")
 
 
 def start_instance(namespace: str, instance_id: str, name: str, input: Any, now: float, *,
@@ -170,7 +178,7 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
         return False
     yield ("wf_inbox_add", _key(namespace, instance_id) | {
         "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "exec")
-    yield from ensure_decision(namespace, instance_id, now, handoff)
+    yield from ensure_decision(namespace, instance_id, now, handoff, inst)
     return True
 
 
@@ -184,10 +192,13 @@ def _result_event(task: dict[str, Any]) -> h.HistoryEvent | None:
     return h.HistoryEvent(h.ACTIVITY_FAILED, {"seq": seq, "error": error})
 
 
-def task_finished(task_id: str, now: float, handoff: Handoff | None = None) -> Steps:
-    """After a task reached a terminal state: if an orchestration waits for it, deliver its outcome."""
-    task = yield ("wf_task", {"id": task_id}, "one")
-    if task is None or task["wf_instance"] is None or task["status"] not in TERMINAL \
+def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = None) -> Steps:
+    """After a task reached a terminal state: if an orchestration waits for it, deliver its outcome.
+
+    `task` is the row the terminal statement returned (`id, namespace, name, status, result,
+    error, wf_instance, wf_execution, wf_seq`, JSON as text).
+    """
+    if task["wf_instance"] is None or task["status"] not in TERMINAL \
             or task["name"].startswith(DECISION_PREFIX) or task["wf_seq"] is None:
         return
     event = _result_event(task)
@@ -197,15 +208,17 @@ def task_finished(task_id: str, now: float, handoff: Handoff | None = None) -> S
 
 
 def load(namespace: str, instance_id: str, now: float) -> Steps:
-    """The instance, its current execution's history and its pending inbox (read only, no locks)."""
-    inst = yield ("wf_get", _key(namespace, instance_id), "one")
+    """The instance, its current execution's history and its pending inbox, and the store's time.
+
+    Read only, no locks, one round trip: history and inbox are those of the execution current
+    when each statement runs, so a caller checks them against `inst` (a decision's commit does).
+    """
+    key = _key(namespace, instance_id)
+    inst, history, inbox = yield [("wf_load_instance", key | {"now": now}, "one"),
+                                  ("wf_current_history", key, "all"), ("wf_current_inbox", key, "all")]
     if inst is None:
         return None
-    key = _key(namespace, instance_id) | {"execution": inst["execution"]}
-    history = yield ("wf_history", key, "all")
-    inbox = yield ("wf_inbox", key, "all")
-    clock = yield ("wf_now", {"now": now}, "one")
-    return inst, history, inbox, clock["now"]
+    return inst, history, inbox, inst["now"]
 
 
 def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, seq: int | None,
@@ -213,8 +226,9 @@ def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, 
     rows = yield ("wf_open_tasks", _key(namespace, instance_id) | {"execution": execution, "seq": seq}, "all")
     for row in rows:
         if row["status"] == "pending":
-            yield ("wf_cancel_pending_task", {"id": row["id"], "now": now}, "exec")
-            yield from task_finished(row["id"], now)   # delivered like any other end (dropped if the instance ended)
+            cancelled = yield ("wf_cancel_pending_task", {"id": row["id"], "now": now}, "one")
+            if cancelled is not None:   # delivered like any other end (dropped if the instance ended)
+                yield from task_finished(cancelled, now)
         else:
             yield ("wf_cancel_running_task", {"id": row["id"], "now": now}, "exec")
 
@@ -226,8 +240,9 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
     if commit.handoff is not None:
         commit.handoff.claimed.clear()         # this may be a retry of the transaction
     # the instance first, then its task: every transaction takes locks in that order
-    inst = yield ("wf_lock_instance", _key(ns, iid), "one")
-    finished = yield ("wf_finish_decision", {"id": task_id, "token": token, "attempt": attempt, "now": now}, "count")
+    inst, finished = yield [("wf_lock_instance", _key(ns, iid), "one"),
+                            ("wf_finish_decision", {"id": task_id, "token": token, "attempt": attempt, "now": now},
+                             "count")]
     if not finished:
         return False
     if inst is None or inst["status"] != "running" or inst["execution"] != commit.execution:
@@ -253,11 +268,10 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
 def _write_history(commit: DecisionCommit, now: float) -> Steps:
     ns, iid, execution = commit.namespace, commit.instance_id, commit.execution
     events = commit.decision.new_events
-    consumed: list[h.HistoryEvent] = []
-    if commit.inbox_upto is not None:
-        rows = yield ("wf_inbox", _key(ns, iid) | {"execution": execution}, "all")
-        consumed = [h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in rows if r["seq"] <= commit.inbox_upto]
-        yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": commit.inbox_upto}, "exec")
+    consumed = [event for _, event in commit.inbox]
+    if commit.inbox:    # inbox inserts hold the instance's lock, so seqs commit in order: none below is unseen
+        upto = max(seq for seq, _ in commit.inbox)
+        yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": upto}, "exec")
     # the decision's start time first, so a replay applies the inputs at the time they were handled
     ordered = [*events[:1], *consumed, *events[1:]]
     yield from append_history(ns, iid, execution, ordered, commit.history_length, now)
@@ -271,8 +285,8 @@ def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -
     if decision.status == "running":
         yield ("wf_set_running", common, "exec")
         pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
-        if pending:
-            yield from ensure_decision(ns, iid, now, commit.handoff)
+        if pending:     # inputs that arrived while deciding: the next generation's decision reads them
+            yield from ensure_decision(ns, iid, now, commit.handoff, inst | {"decision_gen": inst["decision_gen"] + 1})
         return
     if decision.status == "continued_as_new":
         yield from _continue_as_new(commit, common, now)

@@ -75,9 +75,10 @@ WITH done AS (
          AS o(id, token, attempt, result)
     WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
       AND t.lease_expires >= treadle_now()
-    RETURNING t.id, t.wf_instance
+    RETURNING t.id, t.namespace, t.name, t.status, o.result, t.error::text AS error, t.wf_instance, t.wf_execution,
+              t.wf_seq
 )
-SELECT id, wf_instance, pg_notify(%(channel)s, %(payload)s) FROM done;
+SELECT *, pg_notify(%(channel)s, %(payload)s) FROM done;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
@@ -91,7 +92,7 @@ SET status = CASE WHEN cancel_requested AND %(status)s = 'pending' THEN 'cancell
     updated_at = treadle_now()
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
   AND lease_expires >= treadle_now()
-RETURNING id, status, wf_instance;
+RETURNING id, namespace, name, status, result::text AS result, error::text AS error, wf_instance, wf_execution, wf_seq;
 
 -- name: set_progress
 UPDATE tasks SET progress = CASE WHEN %(progress)s::jsonb -> 'at' = 'null'::jsonb
@@ -111,7 +112,8 @@ SET status = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'pending' END,
 FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
 WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
   AND t.lease_expires >= treadle_now()
-RETURNING t.id, t.status, t.wf_instance;
+RETURNING t.id, t.namespace, t.name, t.status, t.result::text AS result, t.error::text AS error,
+          t.wf_instance, t.wf_execution, t.wf_seq;
 
 -- name: expired
 SELECT id, attempts, retry_policy, cancel_requested, lease_token, treadle_now() AS now FROM tasks
@@ -127,7 +129,7 @@ SET status = %(status)s, error = %(error)s::jsonb, errors = errors || jsonb_buil
     lease_token = NULL, lease_expires = NULL,
     finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE treadle_now() END, updated_at = treadle_now()
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND lease_expires < treadle_now()
-RETURNING id, status, wf_instance;
+RETURNING id, namespace, name, status, result::text AS result, error::text AS error, wf_instance, wf_execution, wf_seq;
 
 -- name: get
 SELECT * FROM tasks WHERE namespace = %(namespace)s AND id = %(id)s;
@@ -135,7 +137,7 @@ SELECT * FROM tasks WHERE namespace = %(namespace)s AND id = %(id)s;
 -- name: cancel_pending
 UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now()
 WHERE namespace = %(namespace)s AND id = %(id)s AND status = 'pending'
-RETURNING id, status, wf_instance;
+RETURNING id, namespace, name, status, result::text AS result, error::text AS error, wf_instance, wf_execution, wf_seq;
 
 -- name: cancel_running
 UPDATE tasks SET cancel_requested = true, updated_at = treadle_now()
@@ -164,11 +166,25 @@ VALUES (%(namespace)s, %(instance_id)s, %(name)s, %(uid)s, 'running', 1, %(input
 ON CONFLICT DO NOTHING;
 
 -- name: wf_append_history
+-- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...
 INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
-VALUES (%(namespace)s, %(instance_id)s, %(execution)s, %(position)s, %(kind)s, %(data)s, treadle_now());
+SELECT %(namespace)s, %(instance_id)s, %(execution)s, %(start)s + e.n, e.v ->> 0, e.v ->> 1, treadle_now()
+FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(v, n);
 
--- name: wf_now
-SELECT treadle_now() AS now;
+-- name: wf_load_instance
+SELECT *, treadle_now() AS now FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_current_history
+SELECT h.position, h.kind, h.data FROM wf_history h
+JOIN wf_instances i ON i.namespace = h.namespace AND i.instance_id = h.instance_id AND i.execution = h.execution
+WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s
+ORDER BY h.position;
+
+-- name: wf_current_inbox
+SELECT b.seq, b.kind, b.data FROM wf_inbox b
+JOIN wf_instances i ON i.namespace = b.namespace AND i.instance_id = b.instance_id AND i.execution = b.execution
+WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s
+ORDER BY b.seq;
 
 -- name: wf_history_length
 SELECT count(*) AS n FROM wf_history
@@ -221,10 +237,6 @@ SET status = 'succeeded', result = 'null'::jsonb, lease_token = NULL, lease_expi
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
   AND lease_expires >= treadle_now();
 
--- name: wf_task
-SELECT id, namespace, name, status, result::text AS result, error::text AS error, wf_instance, wf_execution, wf_seq
-FROM tasks WHERE id = %(id)s;
-
 -- name: wf_insert_task
 INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
@@ -254,7 +266,9 @@ WHERE namespace = %(namespace)s AND wf_instance = %(instance_id)s AND status IN 
   AND (%(seq)s::integer IS NULL OR (wf_execution = %(execution)s AND wf_seq = %(seq)s::integer));
 
 -- name: wf_cancel_pending_task
-UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now() WHERE id = %(id)s AND status = 'pending';
+UPDATE tasks SET status = 'cancelled', finished_at = treadle_now(), updated_at = treadle_now()
+WHERE id = %(id)s AND status = 'pending'
+RETURNING id, namespace, name, status, result::text AS result, error::text AS error, wf_instance, wf_execution, wf_seq;
 
 -- name: wf_cancel_running_task
 UPDATE tasks SET cancel_requested = true, updated_at = treadle_now() WHERE id = %(id)s AND status = 'running';

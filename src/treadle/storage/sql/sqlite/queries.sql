@@ -61,7 +61,7 @@ SET status = 'succeeded', result = :result, lease_token = NULL, lease_expires = 
     finished_at = :now, updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now
-RETURNING status, wf_instance;
+RETURNING id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq;
 
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
@@ -75,7 +75,7 @@ SET status = CASE WHEN cancel_requested AND :status = 'pending' THEN 'cancelled'
     updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now
-RETURNING status, wf_instance;
+RETURNING id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq;
 
 -- name: set_progress
 UPDATE tasks SET progress = :progress, updated_at = :now
@@ -90,7 +90,7 @@ SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END,
     run_after = :now, lease_token = NULL, lease_expires = NULL, updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now
-RETURNING status, wf_instance;
+RETURNING id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq;
 
 -- name: any_expired
 SELECT 1 FROM tasks WHERE namespace = :namespace AND status = 'running' AND lease_expires < :now LIMIT 1;
@@ -108,7 +108,7 @@ SET status = :status, error = :error, errors = json_insert(errors, '$[#]', json(
     lease_token = NULL, lease_expires = NULL,
     finished_at = CASE WHEN :status = 'pending' THEN NULL ELSE :now END, updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND lease_expires < :now
-RETURNING status, wf_instance;
+RETURNING id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq;
 
 -- name: get
 SELECT * FROM tasks WHERE namespace = :namespace AND id = :id;
@@ -116,7 +116,7 @@ SELECT * FROM tasks WHERE namespace = :namespace AND id = :id;
 -- name: cancel_pending
 UPDATE tasks SET status = 'cancelled', finished_at = :now, updated_at = :now
 WHERE namespace = :namespace AND id = :id AND status = 'pending'
-RETURNING status, wf_instance;
+RETURNING id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq;
 
 -- name: cancel_running
 UPDATE tasks SET cancel_requested = 1, updated_at = :now
@@ -143,11 +143,26 @@ VALUES (:namespace, :instance_id, :name, :uid, 'running', 1, :input, :parent_ins
 ON CONFLICT DO NOTHING;
 
 -- name: wf_append_history
+-- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...
 INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
-VALUES (:namespace, :instance_id, :execution, :position, :kind, :data, :now);
+SELECT :namespace, :instance_id, :execution, :start + e.key + 1, json_extract(e.value, '$[0]'),
+       json_extract(e.value, '$[1]'), :now
+FROM json_each(:events) AS e;
 
--- name: wf_now
-SELECT :now AS now;
+-- name: wf_load_instance
+SELECT *, :now AS now FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
+
+-- name: wf_current_history
+SELECT h.position, h.kind, h.data FROM wf_history h
+JOIN wf_instances i ON i.namespace = h.namespace AND i.instance_id = h.instance_id AND i.execution = h.execution
+WHERE i.namespace = :namespace AND i.instance_id = :instance_id
+ORDER BY h.position;
+
+-- name: wf_current_inbox
+SELECT b.seq, b.kind, b.data FROM wf_inbox b
+JOIN wf_instances i ON i.namespace = b.namespace AND i.instance_id = b.instance_id AND i.execution = b.execution
+WHERE i.namespace = :namespace AND i.instance_id = :instance_id
+ORDER BY b.seq;
 
 -- name: wf_history_length
 SELECT count(*) AS n FROM wf_history
@@ -200,9 +215,6 @@ SET status = 'succeeded', result = 'null', lease_token = NULL, lease_expires = N
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now;
 
--- name: wf_task
-SELECT id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq FROM tasks WHERE id = :id;
-
 -- name: wf_insert_task
 INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
@@ -231,7 +243,8 @@ WHERE namespace = :namespace AND wf_instance = :instance_id AND status IN ('pend
   AND (:seq IS NULL OR (wf_execution = :execution AND wf_seq = :seq));
 
 -- name: wf_cancel_pending_task
-UPDATE tasks SET status = 'cancelled', finished_at = :now, updated_at = :now WHERE id = :id AND status = 'pending';
+UPDATE tasks SET status = 'cancelled', finished_at = :now, updated_at = :now WHERE id = :id AND status = 'pending'
+RETURNING id, namespace, name, status, result, error, wf_instance, wf_execution, wf_seq;
 
 -- name: wf_cancel_running_task
 UPDATE tasks SET cancel_requested = 1, updated_at = :now WHERE id = :id AND status = 'running';
