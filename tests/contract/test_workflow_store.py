@@ -13,7 +13,7 @@ import pytest
 
 from treadle import OrchestrationContext, orchestration
 from treadle.core.clock import FrozenClock
-from treadle.core.records import ClaimedTask, Succeeded, TaskQuery
+from treadle.core.records import ClaimedTask, Handoff, Succeeded, TaskQuery
 from treadle.core.registry import Registry
 from treadle.core.routing import Pattern
 from treadle.engine.orchestrator import Orchestrator
@@ -37,6 +37,18 @@ def hand_over(ctx: OrchestrationContext, n: int) -> Any:
 @orchestration(name="t.solo")
 def solo(ctx: OrchestrationContext, _: Any) -> Any:
     return (yield ctx.wait_for_event("go"))
+
+
+@orchestration(name="t.pair")
+def pair(ctx: OrchestrationContext, _: Any) -> Any:
+    first = yield ctx.schedule_activity("t.step", 1)
+    second = yield ctx.schedule_activity("t.step", first + 1)
+    return [first, second]
+
+
+@orchestration(name="t.spread")
+def spread(ctx: OrchestrationContext, n: int) -> Any:
+    return (yield ctx.all([ctx.schedule_activity("t.step", k) for k in range(n)]))
 
 
 @orchestration(name="t.adopter")
@@ -159,3 +171,65 @@ async def test_an_id_reused_after_delete_is_a_new_instance(store: Any) -> None:
     await decide(orchestrator, store)                       # its first decision was not taken for the old one's
     work = await claim_one(store, "t.work")
     assert work.kwargs == {} and work.args == [1]
+
+
+def handoff_for(orchestrator: Orchestrator, *names: str) -> Handoff:
+    """What a worker running `names` passes with the outcomes it records."""
+    handoff = Handoff(worker_id="w1", lease_seconds=30, names=frozenset(names), room=4)
+    handoff.decider = orchestrator.decider(handoff)
+    return handoff
+
+
+async def finish_with(store: Any, claimed: ClaimedTask, result: str, handoff: Handoff) -> None:
+    assert await store.finish([Succeeded(lease=claimed.lease, result_json=result)], handoff) == [True]
+
+
+async def test_a_sequential_step_is_decided_in_the_activitys_own_transaction(store: Any) -> None:
+    orchestrator = Orchestrator(store, registry(pair), NS)
+    await store.wf_start(NS, "p1", "t.pair", None)
+    await decide(orchestrator, store)                       # the first decision is a task: it schedules step 1
+    handoff = handoff_for(orchestrator, "t.step", "treadle.wf:t.pair")
+    await finish_with(store, await claim_one(store, "t.step"), "1", handoff)
+    assert len(handoff.decided) == 1                        # decided in place ...
+    assert [c.name for c in handoff.claimed] == ["t.step"]  # ... and the next step leased to this worker
+    assert handoff.claimed[0].args == [2]
+    decisions = await store.list(NS, TaskQuery(name_pattern="treadle.wf:*"))
+    assert [t.status.value for t in decisions] == ["succeeded"]     # no decision task for that step
+    kinds = [e.kind for e in await store.wf_history(NS, "p1")]
+    assert kinds.count(h.ACTIVITY_COMPLETED) == 1 and kinds.count(h.ACTIVITY_SCHEDULED) == 2
+
+    last = handoff_for(orchestrator, "t.step", "treadle.wf:t.pair")
+    await finish_with(store, handoff.claimed[0], "2", last)
+    assert last.decided == []                               # the end of an execution goes through a task ...
+    assert [c.name for c in last.claimed] == ["treadle.wf:t.pair"]
+    assert await orchestrator.decide(last.claimed[0])       # ... whose commit is durable
+    info = await store.wf_get(NS, "p1")
+    assert (info.status, info.output) == ("completed", [1, 2])
+
+
+async def test_a_fan_outs_results_gather_for_one_decision_task(store: Any) -> None:
+    orchestrator = Orchestrator(store, registry(spread), NS)
+    await store.wf_start(NS, "f1", "t.spread", 3)
+    await decide(orchestrator, store)
+    steps = [await claim_one(store, "t.step") for _ in range(3)]
+    handoffs = [handoff_for(orchestrator, "t.step", "treadle.wf:t.spread") for _ in steps]
+    for claimed, handoff in zip(steps, handoffs, strict=True):
+        await finish_with(store, claimed, str(claimed.args[0] * 10), handoff)
+        assert handoff.decided == []                        # others in flight, then a decision task open
+    leased = [c for handoff in handoffs for c in handoff.claimed]
+    assert [c.name for c in leased] == ["treadle.wf:t.spread"]       # one decision for the three results
+    assert await orchestrator.decide(leased[0])
+    info = await store.wf_get(NS, "f1")
+    assert (info.status, info.output) == ("completed", [0, 10, 20])
+
+
+async def test_no_decision_in_place_for_an_orchestration_this_worker_does_not_run(store: Any) -> None:
+    orchestrator = Orchestrator(store, registry(pair), NS)
+    await store.wf_start(NS, "p2", "t.pair", None)
+    await decide(orchestrator, store)
+    handoff = handoff_for(orchestrator, "t.step")           # runs the activity, not the orchestration
+    await finish_with(store, await claim_one(store, "t.step"), "1", handoff)
+    assert handoff.decided == [] and handoff.claimed == []
+    assert await decide_all(orchestrator, store) == 1      # a decision task, for a worker that runs it
+    assert [t.args for t in await store.list(NS, TaskQuery(name_pattern="t.step"))
+            if t.status.value == "pending"] == [[2]]

@@ -85,7 +85,9 @@ def test_several_runtimes_never_run_the_same_step_twice(client: Client, url: str
         runtime(spawn_worker, url)
     instances = [f"multi-{n}" for n in range(30)]
     for instance in instances:
-        client.start_orchestration(instance, "crash.steps", {"count": 10, "seconds": 0.0})
+        # steps of 0.1 s: one runtime's 8 slots hold 8 chains at a time, so the others, up within
+        # a second or two, find the rest of the 30 waiting for them
+        client.start_orchestration(instance, "crash.steps", {"count": 10, "seconds": 0.1})
     for instance in instances:
         assert client.wait_for_orchestration(instance, 120).output == 10
     executed = ends(ledger, "multi-")

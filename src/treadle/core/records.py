@@ -7,6 +7,7 @@ the remote server) can store and return them without knowing anything about Pyth
 from __future__ import annotations
 
 import traceback as tb
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,10 @@ class Handoff:
     if it runs them and has room: one transaction instead of an insert, a notification, a wake-up
     and a claim. The leases are ordinary (a worker that dies loses them to the sweep). Session
     activities and delayed tasks always go through the queue. The store fills `claimed`.
+
+    A worker that can decide an orchestration also gives a `decider` (`storage.wf_steps.Decider`):
+    the decision that follows an activity is then made in the activity's own transaction, with no
+    decision task at all; the store lists those decisions in `decided`.
     """
 
     worker_id: str
@@ -177,6 +182,13 @@ class Handoff:
     names: frozenset[str]          # exact task names this worker runs
     room: int                      # how many tasks it may take now
     claimed: list[ClaimedTask] = field(default_factory=list)
+    decider: Callable[[Any], Any] | None = None
+    decided: list[Any] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """Forget what a transaction leased or decided: it is being run again."""
+        self.claimed.clear()
+        self.decided.clear()
 
     def takes(self, task: NewTask) -> bool:
         """Whether `task` may be leased to this worker at birth."""

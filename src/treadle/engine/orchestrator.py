@@ -17,8 +17,7 @@ from ..core.records import ClaimedTask, Handoff, NewTask
 from ..core.registry import Registry
 from ..core.retry import DEFAULT_POLICY
 from ..errors import ConfigurationError
-from ..storage.wf_steps import TIMER_TASK, ChildStart, DecisionCommit, scheduled_key
-from ..storage.wf_store import LoadedInstance
+from ..storage.wf_steps import TIMER_TASK, ChildStart, Decider, DecisionCommit, LoadedInstance, scheduled_key
 from ..workflow import commands as c
 from ..workflow.replay import replay
 
@@ -62,27 +61,52 @@ class Orchestrator:
         loaded = await self.storage.wf_load(self.namespace, instance_id)
         if loaded is None or loaded.info.status != "running":
             return False
+        if self.registry.orchestration(loaded.info.name) is None:
+            raise ConfigurationError(f"orchestration {loaded.info.name} is not registered with this worker")
+        lease = (claimed.lease.task_id, claimed.lease.token, claimed.lease.attempt)
+        commit = self.plan(loaded, lease, handoff)
+        assert commit is not None
+        committed = await self.storage.wf_commit(commit)
+        self.count(commit.decision, committed)
+        return True
+
+    def plan(self, loaded: LoadedInstance, lease: tuple[str, str, int] | None,
+             handoff: Handoff | None) -> DecisionCommit | None:
+        """Replay the instance and say what to write; None if this worker does not know the orchestration."""
         definition = self.registry.orchestration(loaded.info.name)
         if definition is None:
-            raise ConfigurationError(f"orchestration {loaded.info.name} is not registered with this worker")
+            return None
         info = loaded.info
         events = loaded.history + [event for _, event in loaded.inbox]
-        decision = replay(events, definition.fn, now=loaded.now, instance_id=instance_id, name=info.name,
+        decision = replay(events, definition.fn, now=loaded.now, instance_id=info.instance_id, name=info.name,
                           execution=info.execution, history_length=len(loaded.history))
-        commit = DecisionCommit(
-            namespace=self.namespace, instance_id=instance_id, execution=info.execution,
-            lease=(claimed.lease.task_id, claimed.lease.token, claimed.lease.attempt),
+        return DecisionCommit(
+            namespace=self.namespace, instance_id=info.instance_id, execution=info.execution, lease=lease,
             history_length=len(loaded.history), inbox=loaded.inbox,
-            decision=decision, tasks=self._tasks(decision, instance_id, loaded.uid, info.execution),
+            decision=decision, tasks=self._tasks(decision, info.instance_id, loaded.uid, info.execution),
             children=[ChildStart(instance_id=cmd.instance_id, name=cmd.name, input=cmd.input, parent_seq=cmd.seq)
                       for cmd in decision.commands if isinstance(cmd, c.ScheduleSubOrchestration)],
             cancel_seqs=[cancel.seq for cancel in decision.cancels], carry_over=decision.carry_over,
             handoff=handoff)
-        committed = await self.storage.wf_commit(commit)
-        self._count(decision, committed)
-        return True
 
-    def _count(self, decision: c.Decision, committed: bool) -> None:
+    def decider(self, handoff: Handoff) -> Decider:
+        """What lets a store decide in place, inside the transaction that finishes an activity.
+
+        It never raises: a decision it cannot make (an unknown orchestration, an unexpected error)
+        is left to a decision task, which reports it the usual way.
+        """
+        def decide_in_place(loaded: LoadedInstance) -> DecisionCommit | None:
+            try:
+                return self.plan(loaded, None, handoff)
+            except Exception:
+                logger.debug("deciding %s in place failed; a decision task will", loaded.info.instance_id,
+                             exc_info=True)
+                return None
+
+        return decide_in_place
+
+    def count(self, decision: c.Decision, committed: bool) -> None:
+        """Count a decision that was made (`committed`) or discarded (its lease or execution had moved on)."""
         if not committed:
             self.metrics["decisions_discarded"] += 1
             return

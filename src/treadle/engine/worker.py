@@ -285,7 +285,10 @@ class Worker:
             return None
         names = frozenset(p.text for p in self.claim_patterns if p.is_exact and p.text != TIMER_TASK)
         self._reserved += room
-        return Handoff(worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds, names=names, room=room)
+        handoff = Handoff(worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds, names=names, room=room)
+        if self.orchestrator is not None:
+            handoff.decider = self.orchestrator.decider(handoff)
+        return handoff
 
     def _end_handoff(self, handoff: Handoff | None, *, started: bool, now: float) -> None:
         """Give the reserved slots back and run what the write leased to us (if it committed)."""
@@ -293,6 +296,9 @@ class Worker:
             return
         self._reserved -= handoff.room
         if started:
+            if self.orchestrator is not None:
+                for decision in handoff.decided:
+                    self.orchestrator.count(decision, True)
             for claimed in handoff.claimed:
                 self._start(claimed, now)
 

@@ -421,7 +421,7 @@ class PostgresStorage(SqlWorkflowStore):
         async def op(conn: Conn) -> list[bool]:
             kinds.clear()
             if handoff is not None:
-                handoff.claimed.clear()     # this may be a retry of the transaction
+                handoff.reset()     # this may be a retry of the transaction
             if len(wins) == len(outcomes) and not any(o.lease.workflow for o in outcomes):
                 accepted = await succeed(conn)     # the hot path: one statement, one commit
             else:

@@ -269,7 +269,7 @@ class SqliteStorage(SqlWorkflowStore):
 
         def op(conn: sqlite3.Connection) -> list[bool]:
             if handoff is not None:
-                handoff.claimed.clear()     # this may be a retry of the transaction
+                handoff.reset()     # this may be a retry of the transaction
             return [_after_terminal(conn, conn.execute(*self._outcome_sql(o, now)).fetchone(), now, handoff)
                     for o in outcomes]
 

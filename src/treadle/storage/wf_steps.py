@@ -12,13 +12,13 @@ does I/O. JSON is text both ways.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import serde
 from ..core.ids import new_id, new_token
-from ..core.records import Handoff, NewTask
+from ..core.records import Handoff, InstanceInfo, NewTask
 from ..errors import InstanceNotFoundError
 from ..workflow import history as h
 from ..workflow.commands import Decision
@@ -53,6 +53,7 @@ def decision_key(uid: str, gen: int) -> str:
 
     Keys name the instance's incarnation (`uid`), not its id: ids are the user's (they may hold
     colons, and may be reused after a delete), so an id-based key could meet another instance's.
+    `wf_lock_for_decision` spells the same key in SQL.
     """
     return f"wf-d:{uid}:{gen}"
 
@@ -60,6 +61,41 @@ def decision_key(uid: str, gen: int) -> str:
 def scheduled_key(uid: str, execution: int, seq: int) -> str:
     """The idempotency key of the activity or timer an execution scheduled at `seq`."""
     return f"wf-a:{uid}:{execution}:{seq}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedInstance:
+    """What a decision needs: the instance, its history, the inputs waiting for it, and the store's time."""
+
+    info: InstanceInfo
+    uid: str                    # this incarnation of the id (see `decision_key`)
+    decision_gen: int
+    history: list[h.HistoryEvent]
+    inbox: list[tuple[int | None, h.HistoryEvent]]   # (inbox seq, event); None: an input not stored yet
+    now: float
+
+
+def instance_from_row(row: dict[str, Any]) -> InstanceInfo:
+    """An `InstanceInfo` from a `wf_instances` row (JSON as text)."""
+    return InstanceInfo(
+        instance_id=row["instance_id"], namespace=row["namespace"], name=row["name"], status=row["status"],
+        execution=row["execution"], input=serde.loads(row["input"]), output=serde.loads(row["output"]),
+        error=serde.loads(row["error"]), custom_status=serde.loads(row["custom_status"]),
+        custom_status_version=row["custom_status_version"], parent_instance_id=row["parent_instance_id"],
+        created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"])
+
+
+def loaded_from_rows(inst: dict[str, Any], history: list[dict[str, Any]], inbox: list[dict[str, Any]],
+                     fresh: h.HistoryEvent | None = None) -> LoadedInstance:
+    """A `LoadedInstance` from the rows `load` reads (with `now`), plus an input not stored yet."""
+    waiting: list[tuple[int | None, h.HistoryEvent]] = [
+        (r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in inbox]
+    if fresh is not None:
+        waiting.append((None, fresh))
+    return LoadedInstance(
+        info=instance_from_row(inst), uid=inst["uid"], decision_gen=inst["decision_gen"],
+        history=[h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in history], inbox=waiting,
+        now=float(inst["now"]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,15 +115,19 @@ class DecisionCommit:
     namespace: str
     instance_id: str
     execution: int
-    lease: tuple[str, str, int]            # the decision task's (id, token, attempt)
+    lease: tuple[str, str, int] | None     # the decision task's (id, token, attempt); None: decided in place
     history_length: int
-    inbox: list[tuple[int, h.HistoryEvent]]   # the inputs (inbox seq, event) the decision consumed
+    inbox: list[tuple[int | None, h.HistoryEvent]]   # the inputs the decision consumed (see `LoadedInstance`)
     decision: Decision
     tasks: list[NewTask] = field(default_factory=list)
     children: list[ChildStart] = field(default_factory=list)
     cancel_seqs: list[int] = field(default_factory=list)
     carry_over: list[h.HistoryEvent] = field(default_factory=list)
     handoff: Handoff | None = None         # the deciding worker, to lease it what follows
+
+
+Decider = Callable[[LoadedInstance], DecisionCommit | None]
+"""What `Handoff.decider` is: the decision for a loaded instance, or None to leave it to a decision task."""
 
 
 def task_params(task: NewTask) -> dict[str, Any]:
@@ -169,13 +209,23 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
     `execution` pins it to one execution (an activity result is dropped if the instance has moved
     on with continue-as-new); events and queue messages go to the current one.
     """
-    inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
+    key = _key(namespace, instance_id)
+    decider: Decider | None = handoff.decider if handoff is not None else None
+    lock = "wf_lock_instance" if decider is None else "wf_lock_for_decision"
+    inst = yield (lock, key | {"now": now}, "one")
     if inst is None:
         if missing_ok:
             return False
         raise InstanceNotFoundError(instance_id)
     if inst["status"] != "running" or (execution is not None and execution != inst["execution"]):
         return False
+    if decider is not None and handoff is not None and not inst["deciding"] and not inst["busy"] \
+            and DECISION_PREFIX + inst["name"] in handoff.names:
+        history, inbox = yield [("wf_current_history", key, "all"), ("wf_current_inbox", key, "all")]
+        decided = yield from _decide_in_place(loaded_from_rows(inst, history, inbox, event), inst, decider,
+                                              now, handoff)
+        if decided:
+            return True
     yield ("wf_inbox_add", _key(namespace, instance_id) | {
         "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "exec")
     yield from ensure_decision(namespace, instance_id, now, handoff, inst)
@@ -190,6 +240,25 @@ def _result_event(task: dict[str, Any]) -> h.HistoryEvent | None:
         return h.HistoryEvent(h.ACTIVITY_COMPLETED, {"seq": seq, "result": serde.loads(task["result"])})
     error = serde.loads(task["error"]) or {"message": f"the activity was {status}", "error_type": "Cancelled"}
     return h.HistoryEvent(h.ACTIVITY_FAILED, {"seq": seq, "error": error})
+
+
+def _decide_in_place(loaded: LoadedInstance, inst: dict[str, Any], decider: Decider, now: float,
+                     handoff: Handoff) -> Steps:
+    """Decide now, in the transaction that brought the input, instead of through a decision task.
+
+    The caller holds the instance's lock and has checked that no decision task of this
+    generation exists, so this is the only decision of it; its commit bumps the generation
+    like any other. It also checked that nothing else of the instance is in flight: while
+    other activities run (a fan-out), their results are better gathered by one decision
+    than replayed one by one. A decision that ends the execution is left to a decision task,
+    whose commit is durable (this transaction may not be).
+    """
+    commit = decider(loaded)
+    if commit is None or commit.decision.status != "running":
+        return False
+    yield from _apply_decision(commit, inst, now, inbox_read=True)
+    handoff.decided.append(commit.decision)
+    return True
 
 
 def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = None) -> Steps:
@@ -218,7 +287,7 @@ def load(namespace: str, instance_id: str, now: float) -> Steps:
                                   ("wf_current_history", key, "all"), ("wf_current_inbox", key, "all")]
     if inst is None:
         return None
-    return inst, history, inbox, inst["now"]
+    return inst, history, inbox
 
 
 def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, seq: int | None,
@@ -236,9 +305,10 @@ def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, 
 def commit_decision(commit: DecisionCommit, now: float) -> Steps:
     """Record one decision atomically; False if its lease or its execution is no longer current."""
     ns, iid = commit.namespace, commit.instance_id
+    assert commit.lease is not None, "a decision made in place is applied by `deliver`"
     task_id, token, attempt = commit.lease
     if commit.handoff is not None:
-        commit.handoff.claimed.clear()         # this may be a retry of the transaction
+        commit.handoff.reset()                 # this may be a retry of the transaction
     # the instance first, then its task: every transaction takes locks in that order
     inst, finished = yield [("wf_lock_instance", _key(ns, iid), "one"),
                             ("wf_finish_decision", {"id": task_id, "token": token, "attempt": attempt, "now": now},
@@ -247,6 +317,16 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
         return False
     if inst is None or inst["status"] != "running" or inst["execution"] != commit.execution:
         return False
+    yield from _apply_decision(commit, inst, now)
+    return True
+
+
+def _apply_decision(commit: DecisionCommit, inst: dict[str, Any], now: float, *, inbox_read: bool = False) -> Steps:
+    """Write what a decision decided; the caller holds the instance's lock and checked it is current.
+
+    `inbox_read`: the decision read the inbox under this lock, so no input can have arrived since.
+    """
+    ns, iid = commit.namespace, commit.instance_id
     yield from _write_history(commit, now)
     for task in commit.tasks:
         yield from insert_task(task, now, commit.handoff)
@@ -261,29 +341,31 @@ def commit_decision(commit: DecisionCommit, now: float) -> Steps:
                 "data": serde.dumps({"seq": child.parent_seq, "error": error}), "now": now}, "exec")
     for seq in commit.cancel_seqs:
         yield from _cancel_open_tasks(ns, iid, commit.execution, seq, now)
-    yield from _update_instance(commit, inst, now)
-    return True
+    yield from _update_instance(commit, inst, now, inbox_read)
 
 
 def _write_history(commit: DecisionCommit, now: float) -> Steps:
     ns, iid, execution = commit.namespace, commit.instance_id, commit.execution
     events = commit.decision.new_events
     consumed = [event for _, event in commit.inbox]
-    if commit.inbox:    # inbox inserts hold the instance's lock, so seqs commit in order: none below is unseen
-        upto = max(seq for seq, _ in commit.inbox)
+    stored = [seq for seq, _ in commit.inbox if seq is not None]
+    if stored:    # inbox inserts hold the instance's lock, so seqs commit in order: none below is unseen
+        upto = max(stored)
         yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": upto}, "exec")
     # the decision's start time first, so a replay applies the inputs at the time they were handled
     ordered = [*events[:1], *consumed, *events[1:]]
     yield from append_history(ns, iid, execution, ordered, commit.history_length, now)
 
 
-def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
+def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float, inbox_read: bool) -> Steps:
     ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
     status_text = serde.dumps(decision.custom_status) if decision.custom_status_set else inst["custom_status"]
     changed = 1 if status_text != inst["custom_status"] else 0
     common = _key(ns, iid) | {"custom_status": status_text, "status_changed": changed, "now": now}
     if decision.status == "running":
         yield ("wf_set_running", common, "exec")
+        if inbox_read:
+            return
         pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
         if pending:     # inputs that arrived while deciding: the next generation's decision reads them
             yield from ensure_decision(ns, iid, now, commit.handoff, inst | {"decision_gen": inst["decision_gen"] + 1})

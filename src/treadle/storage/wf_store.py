@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
 from ..core import serde
@@ -16,28 +15,6 @@ from ..core.records import InstanceInfo
 from ..errors import InstanceNotFoundError
 from ..workflow import history as h
 from . import wf_steps as wf
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LoadedInstance:
-    """What a decision needs: the instance, its history, the inputs waiting for it, and the store's time."""
-
-    info: InstanceInfo
-    uid: str                    # this incarnation of the id (see `wf_steps.decision_key`)
-    decision_gen: int
-    history: list[h.HistoryEvent]
-    inbox: list[tuple[int, h.HistoryEvent]]
-    now: float
-
-
-def instance_from_row(row: dict[str, Any]) -> InstanceInfo:
-    """An `InstanceInfo` from a `wf_instances` row (JSON as text)."""
-    return InstanceInfo(
-        instance_id=row["instance_id"], namespace=row["namespace"], name=row["name"], status=row["status"],
-        execution=row["execution"], input=serde.loads(row["input"]), output=serde.loads(row["output"]),
-        error=serde.loads(row["error"]), custom_status=serde.loads(row["custom_status"]),
-        custom_status_version=row["custom_status_version"], parent_instance_id=row["parent_instance_id"],
-        created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"])
 
 
 def _one(query: str, params: dict[str, Any], mode: str = "one") -> Generator[wf.Query, Any, Any]:
@@ -66,16 +43,13 @@ class SqlWorkflowStore(ABC):
         return bool(await self._steps(lambda: wf.start_instance(namespace, instance_id, name, serde.to_jsonable(input),
                                                         self._wf_now()), write=True))
 
-    async def wf_load(self, namespace: str, instance_id: str) -> LoadedInstance | None:
+    async def wf_load(self, namespace: str, instance_id: str) -> wf.LoadedInstance | None:
         """The instance and its current execution's history and inbox."""
         loaded = await self._steps(lambda: wf.load(namespace, instance_id, self._wf_now()), write=False)
         if loaded is None:
             return None
-        inst, history, inbox, now = loaded
-        return LoadedInstance(
-            info=instance_from_row(inst), uid=inst["uid"], decision_gen=inst["decision_gen"],
-            history=[h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in history],
-            inbox=[(r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in inbox], now=float(now))
+        inst, history, inbox = loaded
+        return wf.loaded_from_rows(inst, history, inbox)
 
     async def wf_commit(self, commit: wf.DecisionCommit) -> bool:
         """Record a decision (and finish its task) atomically; False if it lost its lease or execution.
@@ -98,14 +72,14 @@ class SqlWorkflowStore(ABC):
     async def wf_get(self, namespace: str, instance_id: str) -> InstanceInfo | None:
         """One instance."""
         row = await self._query("wf_get", {"namespace": namespace, "instance_id": instance_id})
-        return instance_from_row(row) if row else None
+        return wf.instance_from_row(row) if row else None
 
     async def wf_list(self, namespace: str, *, name: str | None = None, status: str | None = None,
                       limit: int = 100, offset: int = 0) -> list[InstanceInfo]:
         """Instances, newest first, optionally of one orchestration name and/or status."""
         rows = await self._query("wf_list", {"namespace": namespace, "name": name, "status": status,
                                                   "limit": limit, "offset": offset}, "all")
-        return [instance_from_row(r) for r in rows]
+        return [wf.instance_from_row(r) for r in rows]
 
     async def wf_history(self, namespace: str, instance_id: str, execution: int | None = None
                          ) -> list[h.HistoryEvent]:

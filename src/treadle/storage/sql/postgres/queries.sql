@@ -158,6 +158,16 @@ RETURNING id;
 -- name: wf_lock_instance
 SELECT * FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s FOR UPDATE;
 
+-- name: wf_lock_for_decision
+-- `deciding`: a decision task of the current generation exists (see `wf_steps.decision_key`);
+-- `busy`: some task of the instance is still open (pending or running).
+SELECT i.*, treadle_now() AS now,
+       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace
+               AND t.idempotency_key = 'wf-d:' || i.uid || ':' || i.decision_gen) AS deciding,
+       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace AND t.wf_instance = i.instance_id
+               AND t.status IN ('pending', 'running')) AS busy
+FROM wf_instances i WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s FOR UPDATE OF i;
+
 -- name: wf_insert_instance
 INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
                           parent_execution, parent_seq, created_at, updated_at)

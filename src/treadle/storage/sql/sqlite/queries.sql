@@ -135,6 +135,16 @@ WHERE namespace = :namespace AND id = :id AND status IN ('failed', 'cancelled');
 -- name: wf_lock_instance
 SELECT * FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
 
+-- name: wf_lock_for_decision
+-- `deciding`: a decision task of the current generation exists (see `wf_steps.decision_key`);
+-- `busy`: some task of the instance is still open (pending or running).
+SELECT i.*, :now AS now,
+       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace
+               AND t.idempotency_key = 'wf-d:' || i.uid || ':' || i.decision_gen) AS deciding,
+       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace AND t.wf_instance = i.instance_id
+               AND t.status IN ('pending', 'running')) AS busy
+FROM wf_instances i WHERE i.namespace = :namespace AND i.instance_id = :instance_id;
+
 -- name: wf_insert_instance
 INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
                           parent_execution, parent_seq, created_at, updated_at)
