@@ -207,7 +207,8 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
     """Put an input in the instance's inbox and make sure a decision will read it.
 
     `execution` pins it to one execution (an activity result is dropped if the instance has moved
-    on with continue-as-new); events and queue messages go to the current one.
+    on with continue-as-new); events and queue messages go to the current one. With a `handoff`
+    that has a decider, the input may instead be decided at once (`_decide_in_place`).
     """
     key = _key(namespace, instance_id)
     decider: Decider | None = handoff.decider if handoff is not None else None
@@ -226,7 +227,7 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
                                               now, handoff)
         if decided:
             return True
-    yield ("wf_inbox_add", _key(namespace, instance_id) | {
+    yield ("wf_inbox_add", key | {
         "execution": inst["execution"], "kind": event.kind, "data": serde.dumps(event.data), "now": now}, "exec")
     yield from ensure_decision(namespace, instance_id, now, handoff, inst)
     return True
