@@ -61,11 +61,10 @@ class Orchestrator:
         loaded = await self.storage.wf_load(self.namespace, instance_id)
         if loaded is None or loaded.info.status != "running":
             return False
-        if self.registry.orchestration(loaded.info.name) is None:
-            raise ConfigurationError(f"orchestration {loaded.info.name} is not registered with this worker")
         lease = (claimed.lease.task_id, claimed.lease.token, claimed.lease.attempt)
         commit = self.plan(loaded, lease, handoff)
-        assert commit is not None
+        if commit is None:
+            raise ConfigurationError(f"orchestration {loaded.info.name} is not registered with this worker")
         committed = await self.storage.wf_commit(commit)
         self.count(commit.decision, committed)
         return True
