@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from treadle.core.clock import FrozenClock
 from treadle.storage import Storage, open_storage
 
 HERE = Path(__file__).parent
-BACKENDS = ["memory", "sqlite", "postgres"]
+BACKENDS = ["memory", "sqlite", "postgres", "remote-sqlite", "remote-postgres"]
 PG_URL = os.environ.get("TREADLE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 _pg_error: list[str] = []
 
@@ -87,19 +88,53 @@ def make_storage(backend: str, tmp_path: Path, clock: FrozenClock | None, schema
 
 @pytest.fixture(params=BACKENDS)
 async def storage(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Storage]:
-    """Every backend, opened, with the frozen clock as its time source."""
+    """Every backend, opened, with the frozen clock as its time source.
+
+    `remote-*` is a real server on loopback (in a thread of this process, so it shares the clock)
+    over SQLite or PostgreSQL, spoken to over HTTP and the WebSocket with real credentials.
+    """
+    backend = str(request.param)
+    inner = backend.removeprefix("remote-")
     schema = ""
-    if request.param == "postgres":
+    if inner == "postgres":
         postgres_or_skip()
         schema = "t_" + uuid.uuid4().hex[:16]
-    store = make_storage(request.param, tmp_path, clock, schema)
-    await store.open()
+    store = make_storage(inner, tmp_path, clock, schema)
+    server = None
     try:
+        if backend.startswith("remote-"):
+            server, store = await remote_storage(store)
+        await store.open()
         yield store
     finally:
         await store.close()
+        if server is not None:
+            server.stop()
         if schema:
             drop_schema(schema)
+
+
+async def remote_storage(backing: Storage, namespace: str | None = None) -> tuple[Any, Storage]:
+    """A live server over `backing` and a remote storage signed in to it as a client and a worker.
+
+    With `namespace` None the server runs insecure (the contract suite crosses namespaces);
+    otherwise its credentials belong to that namespace.
+    """
+    from live_server import LiveServer
+
+    from treadle.core import signing
+    from treadle.settings import ServerSettings
+
+    settings = ServerSettings(insecure=namespace is None)
+    key, secret = signing.new_api_key(), signing.new_worker_secret()
+    if namespace is not None:
+        await backing.open()
+        await backing.add_credential("client", "contract-client", namespace,  # type: ignore[attr-defined]
+                                     key_hash=signing.hash_key(key))
+        await backing.add_credential("worker", "contract-worker", namespace, secret=secret)  # type: ignore[attr-defined]
+    server = LiveServer(backing, settings).start()
+    remote = open_storage(server.url, api_key=key, worker_id="contract-worker", worker_token=secret)
+    return server, remote
 
 
 @pytest.fixture

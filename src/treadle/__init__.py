@@ -12,7 +12,9 @@ from .engine.context import TaskContext, current_context
 from .engine.runtime import Runtime
 from .engine.worker import Worker
 from .errors import (
+    AuthenticationError,
     ConfigurationError,
+    ConnectionLostError,
     InstanceNotFoundError,
     InvalidStateError,
     NondeterminismError,
@@ -36,8 +38,10 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "AsyncTaskHandle",
+    "AuthenticationError",
     "Client",
     "ConfigurationError",
+    "ConnectionLostError",
     "ErrorInfo",
     "ExponentialBackoff",
     "FixedBackoff",

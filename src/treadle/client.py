@@ -10,6 +10,7 @@ goes through a builder so options read as a sentence::
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .core.states import TaskStatus
 from .core.task import TaskDefinition, TaskLike, definition_of
 from .errors import ConfigurationError, TaskNotFoundError, WaitTimeoutError
 from .portal import Portal
-from .storage import DEFAULT_URL, Storage, open_storage
+from .storage import DEFAULT_URL, Storage, is_server_url, open_storage
 from .storage.changes import TASKS
 from .workflow_client import AsyncOrchestrationMethods, OrchestrationMethods
 
@@ -202,13 +203,18 @@ class AsyncTaskHandle:
 class AsyncClient(AsyncOrchestrationMethods):
     """Submit and inspect tasks (and orchestrations) from async code: `async with AsyncClient(url) as client:`.
 
-    `tasks` lets name-based submissions be validated and get the task's own options.
+    `tasks` lets name-based submissions be validated and get the task's own options. `url` defaults
+    to `$TREADLE_URL`, then `sqlite:///treadle.db`; a treadle server (`http://host:52710`) takes an
+    `api_key` (default `$TREADLE_API_KEY`).
     """
 
-    def __init__(self, url: str | Storage = DEFAULT_URL, *, namespace: str = DEFAULT_NAMESPACE,
-                 tasks: Iterable[TaskLike] = ()) -> None:
+    def __init__(self, url: str | Storage | None = None, *, namespace: str = DEFAULT_NAMESPACE,
+                 tasks: Iterable[TaskLike] = (), api_key: str | None = None) -> None:
+        url = url if url is not None else os.environ.get("TREADLE_URL", DEFAULT_URL)
+        if api_key is None and is_server_url(url):
+            api_key = os.environ.get("TREADLE_API_KEY")
         self._owns_storage = isinstance(url, str)
-        self.storage: Storage = open_storage(url) if isinstance(url, str) else url
+        self.storage: Storage = open_storage(url, api_key=api_key) if isinstance(url, str) else url
         self.namespace = namespace
         self.registry = Registry(tasks)
         self._opened = False
@@ -385,9 +391,9 @@ class Client(OrchestrationMethods):
     context manager or call `close()`.
     """
 
-    def __init__(self, url: str | Storage = DEFAULT_URL, *, namespace: str = DEFAULT_NAMESPACE,
-                 tasks: Iterable[TaskLike] = ()) -> None:
-        self._async = AsyncClient(url, namespace=namespace, tasks=tasks)
+    def __init__(self, url: str | Storage | None = None, *, namespace: str = DEFAULT_NAMESPACE,
+                 tasks: Iterable[TaskLike] = (), api_key: str | None = None) -> None:
+        self._async = AsyncClient(url, namespace=namespace, tasks=tasks, api_key=api_key)
         self._portal = Portal("treadle-client")
         self.namespace = namespace
         self._portal.call(self._async.open())

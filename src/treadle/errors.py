@@ -14,7 +14,9 @@ TreadleError
 ├── NondeterminismError        orchestration code no longer matches its recorded history
 ├── OrchestrationFailure       raised inside an orchestration when an activity or child failed
 ├── WaitTimeoutError           a wait ran out of time before the task finished
+├── AuthenticationError        the server refused a credential (the reason says why)
 └── StorageError               the storage backend failed (the driver error is the cause)
+    └── ConnectionLostError    the server stayed unreachable for every reconnection attempt
 ```
 
 Task errors carry structured fields so that they survive the trip through storage as JSON
@@ -26,7 +28,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
+    "ConnectionLostError",
     "InstanceNotFoundError",
     "InvalidStateError",
     "NondeterminismError",
@@ -165,3 +169,11 @@ class WaitTimeoutError(TreadleError, TimeoutError):
 
 class StorageError(TreadleError):
     """The storage backend failed; the driver's exception is chained as the cause."""
+
+
+class AuthenticationError(TreadleError):
+    """The server refused a credential: missing, wrong, revoked, stale or replayed (the message says which)."""
+
+
+class ConnectionLostError(StorageError):
+    """The server could not be reached again within the allowed reconnection attempts; a worker stops."""

@@ -59,3 +59,30 @@ class WorkerSettings:
                 except ValueError:
                     raise ConfigurationError(f"{key} must be a number of seconds, got {env[key]!r}") from None
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    """What `treadle server` allows and how it checks credentials.
+
+    `insecure` serves without authentication (every namespace open to every caller): only for
+    a trusted loopback. `max_body_bytes` bounds one request or WebSocket message.
+    `signature_window_seconds` is how far a worker's handshake timestamp may be from the
+    server's clock; `credential_check_seconds` how soon a revocation takes effect.
+    `task_modules` are imported so that submissions are checked against their tasks
+    (unknown names and invalid arguments refused at once).
+    """
+
+    insecure: bool = False
+    max_body_bytes: int = 16 * 1024 * 1024
+    signature_window_seconds: float = 300.0
+    credential_check_seconds: float = 1.0
+    task_modules: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
+            raise ConfigurationError(f"max_body_bytes must be an integer >= 1024, got {self.max_body_bytes!r}")
+        for name in ("signature_window_seconds", "credential_check_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")

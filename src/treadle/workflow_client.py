@@ -23,7 +23,7 @@ _FALLBACK_POLL_SECONDS = 0.5
 _MAX_ID_LENGTH = 500
 
 
-def _check_text(value: Any, what: str) -> str:
+def check_text(value: Any, what: str) -> str:
     """Ids and event names are keys in history and in the store: non-empty strings of sane length."""
     if not isinstance(value, str) or not value or len(value) > _MAX_ID_LENGTH:
         raise ConfigurationError(f"{what} must be a non-empty string of at most {_MAX_ID_LENGTH} characters, "
@@ -51,7 +51,7 @@ class AsyncOrchestrationMethods:
         The client cannot know which orchestrations the workers register: an instance of a name
         no worker registers waits (its first decision pending, like a task no worker runs) until one does.
         """
-        _check_text(instance_id, "an orchestration instance id")
+        check_text(instance_id, "an orchestration instance id")
         validate_name(name, "orchestration name")
         return await (await self._wf()).wf_start(self.namespace, instance_id, name,
                                                  serde.to_jsonable(input, what="the orchestration input"))
@@ -90,15 +90,15 @@ class AsyncOrchestrationMethods:
 
     async def raise_event(self, instance_id: str, name: str, data: Any = None) -> bool:
         """Send an external event; kept until the orchestration waits for it. False if it has ended."""
-        _check_text(instance_id, "an orchestration instance id")
-        _check_text(name, "an event name")
+        check_text(instance_id, "an orchestration instance id")
+        check_text(name, "an event name")
         event = h.HistoryEvent(h.EVENT_RAISED, {"name": name, "data": serde.to_jsonable(data, what="event data")})
         return await (await self._wf()).wf_deliver(self.namespace, instance_id, event)
 
     async def enqueue_event(self, instance_id: str, queue: str, data: Any = None) -> bool:
         """Append a message to a persistent FIFO queue read with `ctx.dequeue_event(queue)`."""
-        _check_text(instance_id, "an orchestration instance id")
-        _check_text(queue, "a queue name")
+        check_text(instance_id, "an orchestration instance id")
+        check_text(queue, "a queue name")
         event = h.HistoryEvent(h.EVENT_QUEUED, {"name": queue, "data": serde.to_jsonable(data, what="queue data")})
         return await (await self._wf()).wf_deliver(self.namespace, instance_id, event)
 

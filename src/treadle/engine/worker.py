@@ -38,9 +38,9 @@ from ..core.records import (
 from ..core.registry import Registry
 from ..core.routing import Pattern, matches_any, parse_patterns
 from ..core.task import TaskLike
-from ..errors import ConfigurationError, StorageError
+from ..errors import AuthenticationError, ConfigurationError, ConnectionLostError, StorageError
 from ..settings import WorkerSettings
-from ..storage import DEFAULT_URL, Storage, open_storage
+from ..storage import DEFAULT_URL, Storage, is_server_url, open_storage
 from ..storage.changes import WORK
 from ..storage.wf_steps import DECISION_PREFIX, TIMER_TASK
 from .context import Reporter, TaskContext
@@ -88,17 +88,35 @@ class Worker:
     restrict which of them this worker claims; handlers registered with `register_handler`
     are always claimed for their pattern. `concurrency` is the number of attempts run at once
     (threads for sync tasks). `mode="process"` runs each attempt in its own process.
+
+    `url` defaults to `$TREADLE_URL`, then `sqlite:///treadle.db`. A treadle server URL
+    (`http://host:52710` or `ws://host:52710/ws`) makes this a remote worker: it signs in as
+    `worker_id` with `worker_token` (defaults `$TREADLE_WORKER_ID`, `$TREADLE_WORKER_TOKEN`),
+    shows `resource_info` in `treadle workers`, receives work pushed over the WebSocket, and
+    reconnects every `reconnect_interval` seconds (doubling, up to 30 s) when the server goes away,
+    giving up after `max_reconnect_attempts` (-1: never) with `ConnectionLostError`.
     """
 
-    def __init__(self, url: str | Storage = DEFAULT_URL, *, tasks: Iterable[TaskLike | Orchestration] = (),
+    def __init__(self, url: str | Storage | None = None, *, tasks: Iterable[TaskLike | Orchestration] = (),
                  patterns: Iterable[str] = (), concurrency: int = 8, mode: Mode = "thread",
                  namespace: str = DEFAULT_NAMESPACE, worker_id: str | None = None,
                  settings: WorkerSettings | None = None, start_method: str | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, worker_token: str | None = None,
+                 resource_info: dict[str, Any] | None = None, reconnect_interval: float = 1.0,
+                 max_reconnect_attempts: int = -1) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        url = url if url is not None else os.environ.get("TREADLE_URL", DEFAULT_URL)
+        worker_id = worker_id or os.environ.get("TREADLE_WORKER_ID") or None
         self._owns_storage = isinstance(url, str)
-        self.storage: Storage = open_storage(url) if isinstance(url, str) else url
+        if isinstance(url, str) and is_server_url(url):
+            worker_id = worker_id or default_worker_id()
+            self.storage: Storage = open_storage(
+                url, worker_id=worker_id, worker_token=worker_token or os.environ.get("TREADLE_WORKER_TOKEN"),
+                resource_info=resource_info, reconnect_interval=reconnect_interval,
+                max_reconnect_attempts=max_reconnect_attempts)
+        else:
+            self.storage = open_storage(url) if isinstance(url, str) else url
         self.registry = Registry()
         for item in tasks:
             if isinstance(item, Orchestration):
@@ -218,6 +236,8 @@ class Worker:
             try:
                 result = await self.tick()
                 failures = 0
+            except (AuthenticationError, ConnectionLostError):
+                raise                  # refused or gone for good: retrying cannot help
             except Exception as exc:   # keep serving: a dead loop would orphan every running task
                 failures += 1
                 delay = min(5.0, 0.1 * 2 ** failures)

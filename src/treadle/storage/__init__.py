@@ -5,6 +5,6 @@ from __future__ import annotations
 from .base import Enqueued, Storage
 from .memory import MemoryStorage
 from .sqlite import SqliteStorage
-from .url import DEFAULT_URL, open_storage
+from .url import DEFAULT_URL, is_server_url, open_storage
 
-__all__ = ["DEFAULT_URL", "Enqueued", "MemoryStorage", "SqliteStorage", "Storage", "open_storage"]
+__all__ = ["DEFAULT_URL", "Enqueued", "MemoryStorage", "SqliteStorage", "Storage", "is_server_url", "open_storage"]

@@ -53,6 +53,7 @@ from ..core.records import (
 from ..core.routing import Pattern
 from ..errors import ConfigurationError, InvalidStateError, StorageError, TaskNotFoundError, TreadleError
 from . import wf_steps as wf
+from .auth_store import SqlAuthStore
 from .base import Enqueued
 from .changes import TASKS, WORK, ChangeCounter
 from .postgres_listen import PgListener
@@ -155,7 +156,7 @@ async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
     return True
 
 
-class PostgresStorage(SqlWorkflowStore):
+class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
     """The PostgreSQL backend; open it with `open_storage("postgresql://user@host/db")`."""
 
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:

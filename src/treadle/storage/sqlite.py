@@ -34,6 +34,7 @@ from ..core.routing import Pattern
 from ..core.states import TaskStatus
 from ..errors import ConfigurationError, InvalidStateError, TaskNotFoundError
 from . import wf_steps as wf
+from .auth_store import SqlAuthStore
 from .base import Enqueued
 from .rows import as_text_json, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
@@ -147,7 +148,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return version
 
 
-class SqliteStorage(SqlWorkflowStore):
+class SqliteStorage(SqlWorkflowStore, SqlAuthStore):
     """The SQLite backend; open it with `open_storage("sqlite:///path.db")`."""
 
     def __init__(self, path: str, *, clock: Clock | None = None, synchronous: str = "FULL",

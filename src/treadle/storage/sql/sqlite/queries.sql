@@ -314,3 +314,36 @@ UPDATE sessions SET lease_expires = :now + :lease_seconds WHERE namespace = :nam
 
 -- name: drop_sessions
 DELETE FROM sessions WHERE namespace = :namespace AND worker_id = :worker_id;
+
+-- name: credential_add
+INSERT INTO credentials (kind, name, namespace, secret, key_hash, created_at)
+VALUES (:kind, :name, :namespace, :secret, :key_hash, :now)
+ON CONFLICT (kind, name) DO UPDATE SET namespace = excluded.namespace, secret = excluded.secret,
+    key_hash = excluded.key_hash, created_at = excluded.created_at, revoked_at = NULL
+WHERE credentials.revoked_at IS NOT NULL;
+
+-- name: credential_get
+SELECT * FROM credentials WHERE kind = :kind AND name = :name;
+
+-- name: credential_by_key
+SELECT * FROM credentials WHERE key_hash = :key_hash;
+
+-- name: credential_list
+SELECT kind, name, namespace, created_at, revoked_at FROM credentials ORDER BY kind, name;
+
+-- name: credential_revoke
+UPDATE credentials SET revoked_at = :now WHERE kind = :kind AND name = :name AND revoked_at IS NULL;
+
+-- name: credential_revoked_since
+SELECT kind, name FROM credentials WHERE revoked_at IS NOT NULL AND revoked_at >= :since;
+
+-- name: nonce_use
+INSERT INTO auth_nonces (worker_id, nonce, seen_at) VALUES (:worker_id, :nonce, :now)
+ON CONFLICT (worker_id, nonce) DO NOTHING;
+
+-- name: nonce_prune
+DELETE FROM auth_nonces WHERE seen_at < :before;
+
+-- name: queue_depths
+SELECT namespace, name, status, count(*) AS n FROM tasks WHERE status IN ('pending', 'running')
+GROUP BY namespace, name, status;

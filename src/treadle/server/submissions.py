@@ -1,0 +1,51 @@
+"""Turning a REST submission into a stored task, with every check a local `Client` would make.
+
+The server checks what it can know: names, namespaces, retry policies, and, for the tasks
+imported with `--tasks`, the arguments against the task's own model; a submission that fails
+any check is refused whole, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from ..core.ids import new_id
+from ..core.records import NewTask
+from ..core.registry import Registry
+from ..core.retry import DEFAULT_POLICY, RetryPolicy
+from ..core.routing import validate_name
+from ..errors import ConfigurationError, UnknownTaskError
+from .schemas import TaskSubmission
+
+
+def _policy(item: TaskSubmission, default: RetryPolicy) -> RetryPolicy:
+    if item.retry_policy is None:
+        policy = default if item.max_attempts is None else RetryPolicy(max_attempts=item.max_attempts,
+                                                                        backoff=default.backoff)
+    else:
+        try:
+            policy = RetryPolicy.from_dict(item.retry_policy)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"invalid retry_policy: {exc}") from None
+    if item.max_attempts is not None and item.max_attempts != policy.max_attempts:
+        raise ConfigurationError(f"max_attempts ({item.max_attempts}) differs from the retry policy's "
+                                 f"({policy.max_attempts}): give one of them")
+    return policy
+
+
+def to_new_task(item: TaskSubmission, namespace: str, registry: Registry, *, strict_names: bool) -> NewTask:
+    """The task to store for `item` in `namespace`: the item's own, or else the URL's (the caller checks both
+    against its credential)."""
+    name = validate_name(item.name)
+    definition = registry.get(name)
+    if definition is None and strict_names and registry.handler_for(name) is None:
+        raise UnknownTaskError(f"unknown task name {name!r}: this server knows {', '.join(registry.names)}")
+    args, kwargs = item.args, item.kwargs
+    if definition is not None:
+        definition.validate(args, kwargs)
+    policy = _policy(item, definition.retry if definition is not None else DEFAULT_POLICY)
+    timeout = item.timeout_seconds if item.timeout_seconds is not None else (
+        definition.timeout_seconds if definition is not None else None)
+    priority = item.priority if item.priority or definition is None else definition.priority
+    return NewTask(id=item.id or new_id(), name=name, namespace=namespace, args=args, kwargs=kwargs,
+                   priority=priority, delay_seconds=item.delay_seconds, run_at=item.run_at,
+                   timeout_seconds=timeout, retry_policy=policy.to_dict(), max_attempts=policy.max_attempts,
+                   idempotency_key=item.idempotency_key, metadata=item.metadata)
