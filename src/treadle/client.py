@@ -9,6 +9,7 @@ goes through a builder so options read as a sentence::
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import os
 import time
@@ -302,6 +303,17 @@ class AsyncClient(AsyncOrchestrationMethods):
         """Cancel a pending task now; ask a running one to stop (it sees `is_cancelled()`)."""
         return await (await self._store()).cancel(self.namespace, task_id)
 
+    async def workers(self) -> builtins.list[dict[str, Any]]:
+        """Workers connected to the treadle server in this namespace: id, resource info, running task ids.
+
+        Only a server knows its connections; other URLs raise `ConfigurationError`.
+        """
+        store = await self._store()
+        if not hasattr(store, "workers"):
+            raise ConfigurationError(f"only a treadle server (http://host:52710) lists its workers, not {store.url}")
+        workers: builtins.list[dict[str, Any]] = await store.workers(self.namespace)
+        return workers
+
     async def retry(self, task_id: str) -> TaskInfo:
         """Re-drive a failed or cancelled task: pending again, with a fresh set of attempts."""
         return await (await self._store()).redrive(self.namespace, task_id)
@@ -441,6 +453,10 @@ class Client(OrchestrationMethods):
     def cancel(self, task_id: str) -> TaskInfo:
         """See `AsyncClient.cancel`."""
         return self._portal.call(self._async.cancel(task_id))
+
+    def workers(self) -> builtins.list[dict[str, Any]]:
+        """Workers connected to the treadle server (see `AsyncClient.workers`)."""
+        return self._portal.call(self._async.workers())
 
     def retry(self, task_id: str) -> TaskInfo:
         """See `AsyncClient.retry`."""

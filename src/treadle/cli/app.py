@@ -1,4 +1,4 @@
-"""`treadle worker | submit | status | ls | cancel | retry | demo`.
+"""`treadle worker | submit | status | ls | cancel | retry | demo`, plus `wf …`, `server`, `auth …`, `workers`.
 
 Every command takes `--url` (alias `--db`); the default is `$TREADLE_URL`, else
 `sqlite:///treadle.db`. A mistake (bad JSON, unknown id, unreachable database) prints one
@@ -23,7 +23,8 @@ from ..core.states import TaskStatus
 from ..engine.worker import Worker
 from ..errors import ConfigurationError
 from ..settings import WorkerSettings
-from . import output, wf
+from ..storage import is_server_url
+from . import output, server, wf
 from .common import NamespaceOption, UrlOption, fail, friendly, parse_json, resolve_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="treadle: tasks, workers and durable workflows.")
 app.add_typer(wf.app, name="wf")
+server.register(app)
 
 
 @app.callback()
@@ -64,12 +66,21 @@ def worker(
                     ] = "thread",
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
     worker_id: Annotated[str | None, typer.Option("--worker-id", envvar="TREADLE_WORKER_ID")] = None,
+    resource_info: Annotated[str | None, typer.Option(
+        "--resource-info", help="JSON object shown by `treadle workers` (with a server URL).")] = None,
+    reconnect_interval: Annotated[float, typer.Option(
+        "--reconnect-interval", min=0.01, help="Seconds before reconnecting to a server (doubling, up to 30).")] = 1.0,
+    max_reconnect_attempts: Annotated[int, typer.Option(
+        "--max-reconnect-attempts", min=-1, help="Give up after this many (-1: never).")] = -1,
     lease_seconds: Annotated[float | None, typer.Option("--lease-seconds")] = None,
     heartbeat_seconds: Annotated[float | None, typer.Option("--heartbeat-seconds")] = None,
     shutdown_grace_seconds: Annotated[float | None, typer.Option("--shutdown-grace-seconds")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
 ) -> None:
-    """Run a worker until SIGTERM/SIGINT (a second signal stops at once)."""
+    """Run a worker until SIGTERM/SIGINT (a second signal stops at once).
+
+    With a server URL (http://host:52710) it signs in as --worker-id with $TREADLE_WORKER_TOKEN.
+    """
     configure_logging(log_level)
     modules = split_values(tasks)
     if not modules:
@@ -80,9 +91,15 @@ def worker(
     settings = WorkerSettings.from_env().with_changes(
         lease_seconds=lease_seconds, heartbeat_seconds=heartbeat_seconds,
         shutdown_grace_seconds=shutdown_grace_seconds)
-    w = Worker(resolve_url(url), patterns=split_values(queues), concurrency=concurrency,
+    info = parse_json(resource_info, "--resource-info")
+    if info is not None and not isinstance(info, dict):
+        raise ConfigurationError("--resource-info must be a JSON object")
+    target = resolve_url(url)
+    remote: dict[str, Any] = dict(resource_info=info, reconnect_interval=reconnect_interval,
+                                  max_reconnect_attempts=max_reconnect_attempts) if is_server_url(target) else {}
+    w = Worker(target, patterns=split_values(queues), concurrency=concurrency,
                mode=mode,  # type: ignore[arg-type]
-               namespace=namespace, worker_id=worker_id, settings=settings)
+               namespace=namespace, worker_id=worker_id, settings=settings, **remote)
     for module in modules:
         if w.registry.add_module(module) == 0:
             raise ConfigurationError(f"module {module} defines no tasks")

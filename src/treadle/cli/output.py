@@ -114,3 +114,24 @@ def to_json(info: TaskInfo) -> str:
 def console(stderr: bool = False) -> Console:
     """A console that does not wrap JSON or ids in pipes."""
     return Console(stderr=stderr, soft_wrap=True)
+
+
+def credentials_table(creds: list[Any]) -> Table:
+    """Credentials (`storage.auth_store.Credential`), without their secrets."""
+    table = Table("kind", "name", "namespace", "created", "status")
+    for c in creds:
+        status = "active" if c.revoked_at is None else f"[red]revoked {when(c.revoked_at)}[/]"
+        table.add_row(c.kind, c.name, c.namespace, when(c.created_at), status)
+    return table
+
+
+def workers_table(workers: list[dict[str, Any]]) -> Table:
+    """Workers connected to a server, as `Client.workers()` returns them."""
+    table = Table("worker", "address", "connected", "resources", "running")
+    for w in workers:
+        running = w.get("running") or []
+        table.add_row(str(w["worker_id"]), str(w.get("address") or "-"), when(w.get("connected_at")),
+                      short(w.get("resource_info") or {}, 40),
+                      f"{len(running)}: {', '.join(running[:3])}{' …' if len(running) > 3 else ''}" if running
+                      else "0")
+    return table
