@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from treadle import (
     orchestration,
     task,
 )
+from treadle.storage import open_storage
 
 FAST = WorkerSettings(lease_seconds=5, heartbeat_seconds=1, poll_seconds=0.2, cancel_check_seconds=0.05,
                       shutdown_grace_seconds=2)
@@ -178,11 +179,19 @@ ALL = [greet, square, flaky, broken, slow, Charge, hello, retrying, fan, racer, 
 Start = Callable[..., Awaitable[Runtime]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, db_url: str) -> str:
+@pytest.fixture(params=["sqlite", "postgres", "remote-sqlite"])
+def url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
+    """The database, or a live server over a SQLite file (the client and the runtimes then go through it)."""
     if request.param == "postgres":
-        return str(request.getfixturevalue("pg_url"))
-    return db_url
+        yield str(request.getfixturevalue("pg_url"))
+    elif request.param == "remote-sqlite":
+        from live_server import LiveServer
+
+        server = LiveServer(open_storage(db_url)).start()
+        yield server.url
+        server.stop()
+    else:
+        yield db_url
 
 
 @pytest.fixture

@@ -58,8 +58,9 @@ async def submit(namespace: NamespacePath, body: SubmitRequest, request: Request
     """Enqueue tasks in one transaction (all or none); an existing idempotency key returns its task."""
     state = _state(request)
     ns = who.scope(namespace)
-    tasks = [to_new_task(item, who.scope(item.namespace or ns), state.registry, strict_names=state.strict_names)
-             for item in body.tasks]
+    targets = [who.scope(item.namespace or ns) for item in body.tasks]     # every item's, before anything else
+    tasks = [to_new_task(item, target, state.registry, strict_names=state.strict_names)
+             for item, target in zip(body.tasks, targets, strict=True)]
     stored = await state.storage.enqueue(tasks)
     for task, e in zip(tasks, stored, strict=True):
         if e.created:

@@ -45,6 +45,7 @@ from ..errors import (
     InstanceNotFoundError,
     StorageError,
     TaskNotFoundError,
+    TreadleError,
 )
 from ..workflow import history as h
 from . import wire
@@ -205,8 +206,8 @@ class _Link:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             raise StorageError(f"the treadle server did not answer {op} within {timeout}s") from None
-        except StorageError:
-            raise
+        except TreadleError:
+            raise                   # the server's answer, or the link's own failure
         except Exception as exc:
             raise StorageError(f"the connection to the treadle server failed: {exc}") from exc
         finally:
@@ -332,7 +333,7 @@ class RemoteStorage:
             raise ConfigurationError("orchestration tasks are scheduled by the server, not submitted")
         body = {"tasks": [{"id": t.id, "name": t.name, "namespace": t.namespace, "args": t.args, "kwargs": t.kwargs,
                            "priority": t.priority, "delay_seconds": t.delay_seconds, "run_at": t.run_at,
-                           "timeout_seconds": t.timeout_seconds, "retry_policy": t.retry_policy,
+                           "timeout_seconds": t.timeout_seconds, "retry_policy": t.retry_policy or None,
                            "max_attempts": t.max_attempts, "idempotency_key": t.idempotency_key,
                            "metadata": t.metadata} for t in tasks]}
         out = await self._request("POST", f"{self._ns(tasks[0].namespace)}/tasks", json=body)

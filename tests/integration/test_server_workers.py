@@ -1,0 +1,245 @@
+"""Remote workers over the WebSocket: signed handshakes, refusals with reasons, namespaces, revocation, scale.
+
+A real server runs on loopback over a SQLite file, with authentication on; workers and clients
+connect with credentials created the way `treadle auth` creates them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from live_server import LiveServer
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from treadle import AsyncClient, AuthenticationError, ConfigurationError, Worker, WorkerSettings, current_context, task
+from treadle.core import signing
+from treadle.core.records import NewTask
+from treadle.core.routing import Pattern
+from treadle.settings import ServerSettings
+from treadle.storage import open_storage
+from treadle.storage.remote import RemoteStorage
+
+FAST = WorkerSettings(lease_seconds=5, heartbeat_seconds=0.5, poll_seconds=0.5, sweep_seconds=0.2)
+
+
+@task(name="remote.double")
+def double(n: int) -> int:
+    return 2 * n
+
+
+_seen = threading.Event()
+
+
+@task(name="remote.report")
+def report(percent: float) -> str:
+    """Reports progress, then waits until the test has seen it."""
+    ctx = current_context()
+    ctx.progress(percent, "half way", {"rows": 10})
+    if not _seen.wait(20):
+        raise TimeoutError("the test never saw the progress")
+    return ctx.worker_id
+
+
+@dataclass
+class Creds:
+    server: LiveServer
+    store: Any
+    keys: dict[str, str]
+    secrets: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def hello(self, worker_id: str, *, secret: str | None = None, timestamp: float | None = None,
+              nonce: str | None = None) -> dict[str, Any]:
+        ts = time.time() if timestamp is None else timestamp
+        nonce = nonce or signing.new_nonce()
+        return {"type": "hello", "worker_id": worker_id, "timestamp": ts, "nonce": nonce,
+                "signature": signing.sign(secret or self.secrets[worker_id], worker_id, ts, nonce)}
+
+
+@pytest.fixture
+async def creds(tmp_path: Path) -> AsyncIterator[Creds]:
+    """A server with auth on; clients `a` (namespace team-a) and `b` (team-b), workers `wa`, `wa2` and `wb`."""
+    store = open_storage(f"sqlite:///{tmp_path / 'server.db'}")
+    await store.open()
+    keys = {"a": signing.new_api_key(), "b": signing.new_api_key()}
+    secrets = {w: signing.new_worker_secret() for w in ("wa", "wa2", "wb")}
+    for name, ns in (("a", "team-a"), ("b", "team-b")):
+        await store.add_credential("client", name, ns, key_hash=signing.hash_key(keys[name]))  # type: ignore[attr-defined]
+    for worker, ns in (("wa", "team-a"), ("wa2", "team-a"), ("wb", "team-b")):
+        await store.add_credential("worker", worker, ns, secret=secrets[worker])  # type: ignore[attr-defined]
+    server = LiveServer(store, ServerSettings(credential_check_seconds=0.2)).start()
+    try:
+        yield Creds(server, store, keys, secrets)
+    finally:
+        server.stop()
+
+
+def handshake(url: str, hello: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    """Send a hello on a raw WebSocket: the server's answer, and the close code if it then closed."""
+    with connect(url.replace("http://", "ws://") + "/ws") as ws:
+        ws.send(orjson.dumps(hello).decode())
+        answer = orjson.loads(ws.recv(timeout=10))
+        if answer["type"] != "refused":
+            return answer, None
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None
+        return answer, closed.value.rcvd.code
+
+
+def refusal(url: str, hello: dict[str, Any]) -> str:
+    """The reason the server gives for refusing `hello` (and checks it closed with 4401)."""
+    answer, code = handshake(url, hello)
+    assert (answer["type"], code) == ("refused", 4401)
+    return str(answer["reason"])
+
+
+def test_a_signed_handshake_is_welcomed_into_its_namespace(creds: Creds) -> None:
+    answer, _ = handshake(creds.url, creds.hello("wa"))
+    assert answer == {"type": "welcome", "namespace": "team-a", "worker_id": "wa"}
+
+
+def test_each_bad_handshake_is_refused_with_its_reason(creds: Creds) -> None:
+    assert refusal(creds.url, creds.hello("wa", secret="tdw_wrong")) == "bad signature: the worker secret is wrong"
+    assert "off the server's clock" in refusal(creds.url, creds.hello("wa", timestamp=time.time() - 3600))
+    assert refusal(creds.url, creds.hello("nobody", secret="x")) == "unknown worker 'nobody'"
+    replayed = creds.hello("wa")
+    assert handshake(creds.url, replayed)[0]["type"] == "welcome"
+    assert refusal(creds.url, replayed) == "replayed handshake: this nonce was used before"
+    assert "needs worker_id, timestamp, nonce and signature" in refusal(creds.url, {"type": "hello", "worker_id": "wa"})
+    assert refusal(creds.url, {"type": "hello", "api_key": "tdk_nope"}) == "unknown API key"
+    assert "first message must be" in refusal(creds.url, {"type": "hi"})
+
+
+async def test_a_worker_with_a_wrong_secret_fails_at_start_with_the_reason(creds: Creds) -> None:
+    worker = Worker(creds.url, tasks=[double], namespace="team-a", worker_id="wa", worker_token="tdw_wrong",
+                    settings=FAST)
+    with pytest.raises(AuthenticationError, match="bad signature"):
+        await asyncio.wait_for(worker.run(), 20)
+
+
+async def test_remote_workers_run_tasks_report_progress_and_are_listed(creds: Creds) -> None:
+    worker = Worker(creds.url, tasks=[double, report], namespace="team-a", worker_id="wa",
+                    worker_token=creds.secrets["wa"], resource_info={"gpu": 2, "host": "rig-1"}, settings=FAST)
+    running = asyncio.create_task(worker.run())
+    try:
+        async with AsyncClient(creds.url, namespace="team-a", api_key=creds.keys["a"]) as client:
+            handles = [await client.submit_task("remote.double", {"n": n}).submit() for n in range(20)]
+            results = [await h.wait(20) for h in handles]
+            assert [r.value for r in results] == [2 * n for n in range(20)]
+            _seen.clear()
+            handle = await client.submit_task("remote.report", {"percent": 50}).submit()
+            deadline = time.monotonic() + 20
+            while (progress := (await handle.info()).progress) is None:
+                assert time.monotonic() < deadline, "no progress arrived"
+                await asyncio.sleep(0.02)
+            assert (progress.percent, progress.message, progress.data) == (50, "half way", {"rows": 10})
+            [listed] = await client.workers()
+            assert (listed["worker_id"], listed["resource_info"], listed["running"]) == (
+                "wa", {"gpu": 2, "host": "rig-1"}, [handle.id])
+            _seen.set()
+            assert (await handle.wait(20)).value == "wa"
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 20)
+
+
+async def test_a_credential_cannot_reach_into_another_namespace(creds: Creds) -> None:
+    remote = RemoteStorage(creds.url, worker_id="wb", worker_token=creds.secrets["wb"], api_key=creds.keys["b"])
+    await remote.open()
+    try:
+        async with AsyncClient(creds.url, namespace="team-a", api_key=creds.keys["a"]) as a:
+            secret_task = (await a.submit_task("remote.double", {"n": 1}).submit()).id
+        # worker verbs naming team-a are answered as if team-a did not exist
+        with pytest.raises(ConfigurationError, match="no namespace 'team-a'"):
+            await remote.claim(namespace="team-a", worker_id="wb", patterns=[Pattern("*")], limit=5,
+                               lease_seconds=30)
+        with pytest.raises(ConfigurationError, match="no namespace 'team-a'"):
+            await remote.reap_expired("team-a", 10)
+        # so are client reads (exactly as for a namespace nobody has) and batched submissions that slip a
+        # team-a item into a team-b request
+        with pytest.raises(ConfigurationError, match="no namespace 'team-a'"):
+            await remote.get("team-a", secret_task)
+        with pytest.raises(ConfigurationError, match="no namespace 'nobody-has-this'"):
+            await remote.get("nobody-has-this", secret_task)
+        with pytest.raises(ConfigurationError, match="no namespace 'team-a'"):
+            await remote.enqueue([NewTask(id="x1", name="remote.double", namespace="team-b"),
+                                  NewTask(id="x2", name="remote.double", namespace="team-a")])
+        assert await remote.get("team-b", "x1") is None        # the whole batch was refused
+        # and its own namespace holds nothing of team-a's
+        assert (await remote.claim(namespace="team-b", worker_id="wb", patterns=[Pattern("*")], limit=5,
+                                   lease_seconds=30)).tasks == []
+    finally:
+        await remote.close()
+
+
+async def test_a_client_key_cannot_lease_tasks(creds: Creds) -> None:
+    remote = RemoteStorage(creds.url, api_key=creds.keys["a"])
+    await remote.open()
+    try:
+        with pytest.raises(Exception, match="a client API key cannot lease or finish tasks"):
+            await remote.claim(namespace="team-a", worker_id="x", patterns=[Pattern("*")], limit=1, lease_seconds=30)
+    finally:
+        await remote.close()
+
+
+async def test_a_revoked_worker_is_dropped_and_refused(creds: Creds) -> None:
+    worker = Worker(creds.url, tasks=[double], namespace="team-a", worker_id="wa2",
+                    worker_token=creds.secrets["wa2"], settings=FAST)
+    running = asyncio.create_task(worker.run())
+    async with AsyncClient(creds.url, namespace="team-a", api_key=creds.keys["a"]) as client:
+        deadline = time.monotonic() + 20
+        while not await client.workers():
+            assert time.monotonic() < deadline, "the worker never connected"
+            await asyncio.sleep(0.05)
+        assert await creds.store.revoke_credential("worker", "wa2")
+        with pytest.raises(AuthenticationError, match="credential revoked"):
+            await asyncio.wait_for(running, 20)
+        assert await client.workers() == []
+    assert refusal(creds.url, creds.hello("wa2")) == "worker 'wa2' was revoked"
+
+
+@pytest.fixture
+def fifty(creds: Creds) -> Iterator[list[Worker]]:
+    workers = [Worker(creds.url, tasks=[gather], namespace="team-a", worker_id="wa", worker_token=creds.secrets["wa"],
+                      concurrency=1, settings=FAST) for _ in range(50)]
+    yield workers
+
+
+_barrier = threading.Barrier(50)
+
+
+@task(name="remote.gather")
+def gather(k: int) -> int:
+    """Returns only once 50 copies run at once: proof that 50 workers each got one."""
+    _barrier.wait(timeout=60)
+    return k
+
+
+async def test_fifty_workers_connected_at_once_all_get_work(creds: Creds, fifty: list[Worker]) -> None:
+    _barrier.reset()
+    runs = [asyncio.create_task(w.run()) for w in fifty]
+    try:
+        async with AsyncClient(creds.url, namespace="team-a", api_key=creds.keys["a"]) as client:
+            handles = [await client.submit_task("remote.gather", {"k": k}).submit() for k in range(50)]
+            results = [await h.wait(90) for h in handles]
+            assert all(r.success for r in results), [r.error for r in results if not r.success]
+            assert len(await client.workers()) == 50
+        ran = sum(w.counters["tasks_succeeded"] for w in fifty)
+        assert ran == 50 and all(w.counters["tasks_succeeded"] == 1 for w in fifty)
+    finally:
+        for w in fifty:
+            w.stop(hurry=True)
+        await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
