@@ -41,8 +41,20 @@ from _common import Adapter, main, pg_dsn, record_done, spawn  # noqa: E402
 import treadle  # noqa: E402
 from treadle import task  # noqa: E402
 
-__all__ = ["PEERS", "TreadleAdapter", "chain", "concurrency_from_env", "main", "noop", "noop_r", "pg_dsn",
-           "record_done", "spawn", "step"]
+__all__ = [
+    "PEERS",
+    "TreadleAdapter",
+    "chain",
+    "compile_treadle",
+    "concurrency_from_env",
+    "main",
+    "noop",
+    "noop_r",
+    "pg_dsn",
+    "record_done",
+    "spawn",
+    "step",
+]
 
 
 @task(name="bench.noop")
@@ -75,6 +87,11 @@ def concurrency_from_env(default: int) -> int:
     return int(os.environ.get("TREADLE_BENCH_CONCURRENCY") or default)
 
 
+def compile_treadle() -> None:
+    """Write treadle's bytecode once (see `TreadleAdapter.open_client`)."""
+    compileall.compile_dir(os.path.dirname(treadle.__file__), quiet=1)
+
+
 class TreadleAdapter(Adapter):
     """Enqueue, workers, round trip and workflows, the same on every backend; `setup()` is the backend's."""
 
@@ -92,7 +109,7 @@ class TreadleAdapter(Adapter):
         sets PYTHONDONTWRITEBYTECODE, so an editable checkout would otherwise recompile its sources
         in every worker at start-up (about 0.18 s of each worker's start).
         """
-        compileall.compile_dir(os.path.dirname(treadle.__file__), quiet=1)
+        compile_treadle()
         self.client = treadle.Client(self.url)
 
     def teardown(self) -> None:
