@@ -109,6 +109,15 @@ def test_wait_timeout_exits_with_its_own_status(run: Run) -> None:
     (["worker", "--tasks", "e2e_tasks", "--mode", "fork"], "--mode must be thread or process"),
     (["worker", "--tasks", "e2e_tasks", "--lease-seconds", "5", "--heartbeat-seconds", "9"],
      "heartbeat_seconds (9.0) must be shorter than lease_seconds (5.0)"),
+    (["worker", "--tasks", "e2e_tasks", "--url", "http://127.0.0.1:9", "--resource-info", "[1]"],
+     "--resource-info must be a JSON object"),
+    (["server", "--db", "http://127.0.0.1:9"], "--db is the database the server serves"),
+    (["auth", "ls", "--db", "http://127.0.0.1:9"], "credentials live in the database"),
+    (["auth", "add-client", "bad name"], "invalid client name 'bad name'"),
+    (["auth", "revoke", "worker", "nobody"], "no active worker named 'nobody'"),
+    (["auth", "revoke", "robot", "x"], "revoke takes 'worker' or 'client', not 'robot'"),
+    (["workers"], "only a treadle server (http://host:52710) lists its workers"),
+    (["ls", "--url", "http://user:pw@127.0.0.1:9"], "put credentials in api_key / worker_token"),
 ])
 def test_wrong_input_prints_one_clear_line(run: Run, args: list[str], message: str) -> None:
     assert message in one_error_line(run(*args))
@@ -172,3 +181,49 @@ def test_orchestrations_from_the_command_line(run: Run, tmp_path: Path, subproce
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
+
+
+def test_auth_creates_lists_and_revokes_credentials(run: Run) -> None:
+    key = run("auth", "add-client", "billing-api", "--namespace", "billing")
+    secret = run("auth", "add-worker", "billing-w1", "--namespace", "billing")
+    assert key.returncode == 0 and key.stdout.startswith("tdk_") and len(key.stdout.strip()) > 40
+    assert secret.returncode == 0 and secret.stdout.startswith("tdw_")
+    assert "exists already" in one_error_line(run("auth", "add-worker", "billing-w1"))
+    listed = run("auth", "ls").stdout
+    assert "billing-api" in listed and "billing-w1" in listed and "active" in listed
+    assert key.stdout.strip() not in listed and secret.stdout.strip() not in listed
+    assert run("auth", "revoke", "worker", "billing-w1").stdout.strip() == "revoked worker billing-w1"
+    assert "revoked" in next(line for line in run("auth", "ls").stdout.splitlines() if "billing-w1" in line)
+
+
+def test_submit_through_a_server_to_a_remote_worker(run: Run, tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    # Given a server with credentials, and a worker signed in over its WebSocket
+    key = run("auth", "add-client", "cli", "--namespace", "ops").stdout.strip()
+    secret = run("auth", "add-worker", "w1", "--namespace", "ops").stdout.strip()
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in subprocess_env.items() if k != "TREADLE_URL"}
+    server = subprocess.Popen([sys.executable, "-m", "treadle", "server", "--port", str(port), "--log-level",
+                               "warning"], cwd=tmp_path, env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "treadle", "worker", "--url", url, "--worker-id", "w1",
+                               "--namespace", "ops", "--tasks", "e2e_tasks", "--reconnect-interval", "0.1"],
+                              cwd=tmp_path, env=env | {"TREADLE_WORKER_TOKEN": secret})
+    try:
+        # When a task is submitted through the server with the client's key
+        done = run("submit", "e2e.record", "--args", '{"i": 41}', "--wait", "--timeout", "60", "--url", url,
+                   "--namespace", "ops", TREADLE_API_KEY=key)
+        # Then its result comes back; without a key, or in another namespace, the server refuses
+        assert (done.returncode, done.stdout.strip()) == (0, "41"), done.stderr
+        assert "missing credentials" in one_error_line(run("ls", "--url", url, "--namespace", "ops"))
+        assert "no namespace 'default'" in one_error_line(run("ls", "--url", url, TREADLE_API_KEY=key))
+        listed = run("workers", "--url", url, "--namespace", "ops", TREADLE_API_KEY=key)
+        assert "w1" in listed.stdout and "127.0.0.1" in listed.stdout
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        server.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        server.wait(30)

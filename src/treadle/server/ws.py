@@ -170,6 +170,9 @@ async def _authenticate(state: ServerState, ws: WebSocket) -> Connection | None:
         hello = orjson.loads(raw)
         if not isinstance(hello, dict) or hello.get("type") != "hello":
             raise ConfigurationError("the first message must be {\"type\": \"hello\", ...}")
+        if not state.settings.insecure and "api_key" not in hello and "signature" not in hello:
+            raise AuthenticationError("missing credentials: a client sends its API key ($TREADLE_API_KEY), "
+                                      "a worker signs in with its id and secret ($TREADLE_WORKER_TOKEN)")
         if "api_key" in hello:
             if not isinstance(hello["api_key"], str):
                 raise AuthenticationError("api_key must be a string")
