@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors as E
 from ..core.records import TaskQuery
@@ -128,24 +129,24 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await _too_large(self.limit, send)
             return
-        seen = 0
+        seen, refused = 0, False
 
         async def limited() -> MutableMapping[str, Any]:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
+            if seen > self.limit:           # a streamed body: answer 413 now, and the app sees a disconnect
+                if not refused:
+                    refused = True
+                    await _too_large(self.limit, send)
+                return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(self.limit, send)
+        async def guarded(message: MutableMapping[str, Any]) -> None:
+            if not refused:
+                await send(message)
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited, guarded)
 
 
 async def _too_large(limit: int, send: Send) -> None:
@@ -180,7 +181,8 @@ def create_app(storage: Storage, settings: ServerSettings | None = None) -> Fast
             await state.hub.stop()
             await storage.close()
 
-    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 404, 409, 413, 422)}
+    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}
+                                               for code in (400, 401, 404, 409, 413, 422)}
     app = FastAPI(title="treadle", version=API_VERSION, lifespan=lifespan, responses=errors,
                   description="Tasks, workflows and workers over HTTP. Authenticate with `Authorization: Bearer "
                               "<API key>`; workers connect to the WebSocket at `/ws`.")
@@ -200,6 +202,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             logger.error("request failed: %s", exc)
         return JSONResponse({"error": error_body(exc)}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}
+        return _error(exc.status_code, kinds.get(exc.status_code, "HTTPError"), str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,9 +21,12 @@ def _policy(item: TaskSubmission, default: RetryPolicy) -> RetryPolicy:
         policy = default if item.max_attempts is None else RetryPolicy(max_attempts=item.max_attempts,
                                                                         backoff=default.backoff)
     else:
+        attempts = item.retry_policy.get("max_attempts", 3)
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 1_000_000:
+            raise ConfigurationError(f"retry_policy.max_attempts must be an integer in 1..1000000, got {attempts!r}")
         try:
             policy = RetryPolicy.from_dict(item.retry_policy)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ConfigurationError(f"invalid retry_policy: {exc}") from None
     if item.max_attempts is not None and item.max_attempts != policy.max_attempts:
         raise ConfigurationError(f"max_attempts ({item.max_attempts}) differs from the retry policy's "
