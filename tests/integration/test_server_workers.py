@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from live_server import LiveServer
@@ -153,6 +154,15 @@ async def test_remote_workers_run_tasks_report_progress_and_are_listed(creds: Cr
                 "wa", {"gpu": 2, "host": "rig-1"}, [handle.id])
             _seen.set()
             assert (await handle.wait(20)).value == "wa"
+        # and the server's metrics saw it all, by task name
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{creds.url}/metrics")).text.splitlines()
+        for line in ('treadle_tasks_submitted_total{name="remote.double"} 20.0',
+                     'treadle_tasks_started_total{name="remote.double"} 20.0',
+                     'treadle_tasks_succeeded_total{name="remote.double"} 20.0',
+                     'treadle_task_run_seconds_count{name="remote.double"} 20.0',
+                     "treadle_connected_workers 1.0"):
+            assert line in metrics, line
     finally:
         worker.stop()
         await asyncio.wait_for(running, 20)
@@ -245,3 +255,23 @@ async def test_fifty_workers_connected_at_once_all_get_work(creds: Creds, fifty:
         for w in fifty:
             w.stop(hurry=True)
         await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
+
+
+async def test_two_servers_on_one_postgresql_serve_the_same_data(pg_url: str) -> None:
+    # Given two servers over one PostgreSQL, a worker connected to the second
+    servers = [LiveServer(open_storage(pg_url)).start() for _ in range(2)]
+    worker = Worker(servers[1].url, tasks=[double], settings=FAST)
+    running = asyncio.create_task(worker.run())
+    try:
+        # When a client of the first submits
+        async with AsyncClient(servers[0].url) as first, AsyncClient(servers[1].url) as second:
+            handle = await first.submit_task(double, {"n": 21}).submit()
+            # Then the worker on the other server runs it at once (the hint crosses servers through
+            # LISTEN/NOTIFY) and both servers show the result
+            assert (await handle.wait(20)).value == 42
+            assert (await second.get(handle.id)).result == 42
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 20)
+        for server in servers:
+            server.stop()
