@@ -34,6 +34,7 @@ from .storage.changes import TASKS
 from .workflow_client import AsyncOrchestrationMethods, OrchestrationMethods
 
 H = TypeVar("H")
+_LONG_POLL_SECONDS = 30.0
 _FALLBACK_POLL_SECONDS = 0.5
 
 
@@ -326,6 +327,8 @@ class AsyncClient(AsyncOrchestrationMethods):
         """
         store = await self._store()
         deadline = None if timeout is None else time.monotonic() + timeout
+        if hasattr(store, "wait_finished"):       # a server answers when the task ends: one request
+            return await self._long_poll(store, task_id, timeout, deadline)
         if since is not None:
             await store.wait_for_change(since, _FALLBACK_POLL_SECONDS if timeout is None
                                         else min(timeout, _FALLBACK_POLL_SECONDS), TASKS)
@@ -340,6 +343,16 @@ class AsyncClient(AsyncOrchestrationMethods):
                 if remaining <= 0:
                     raise WaitTimeoutError(f"task {task_id} is still {info.status.value} after {timeout}s")
             await store.wait_for_change(token, remaining, TASKS)
+
+
+    async def _long_poll(self, store: Any, task_id: str, timeout: float | None, deadline: float | None) -> TaskResult:
+        while True:
+            chunk = _LONG_POLL_SECONDS if deadline is None else min(_LONG_POLL_SECONDS, deadline - time.monotonic())
+            info: TaskInfo = await store.wait_finished(self.namespace, task_id, max(0.0, chunk))
+            if info.status.is_terminal:
+                return TaskResult.from_info(info)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(f"task {task_id} is still {info.status.value} after {timeout}s")
 
 
 def _timestamp(value: dt.datetime | float | None) -> float | None:

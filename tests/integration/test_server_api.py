@@ -213,6 +213,20 @@ def test_retrying_a_pending_task_is_a_conflict(api: Api) -> None:
     assert api.a.get(f"{TASKS_A}/{task_id}").json()["status"] == "pending"
 
 
+def test_a_long_poll_answers_with_the_task_as_it_is_when_the_wait_runs_out(api: Api) -> None:
+    task_id = api.submit()
+
+    waited = api.a.get(f"{TASKS_A}/{task_id}", params={"wait": 0.2})
+    too_long = api.a.get(f"{TASKS_A}/{task_id}", params={"wait": 61})
+    cancelled = api.a.post(f"{TASKS_A}/{task_id}/cancel")
+    finished = api.a.get(f"{TASKS_A}/{task_id}", params={"wait": 30})
+
+    assert (waited.status_code, waited.json()["status"]) == (200, "pending")
+    assert_error(too_long, 422, "RequestValidationError", "query.wait")
+    assert cancelled.status_code == 200
+    assert (finished.status_code, finished.json()["status"]) == (200, "cancelled")
+
+
 # --- namespaces -------------------------------------------------------------------------------------------------
 
 

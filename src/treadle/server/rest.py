@@ -6,6 +6,7 @@ is the credential's, and calls the same storage verb a local client would.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -14,6 +15,7 @@ from ..core.records import InstanceInfo, TaskInfo
 from ..core.routing import validate_name
 from ..core.states import TaskStatus
 from ..errors import InstanceNotFoundError, TaskNotFoundError
+from ..storage.changes import TASKS
 from ..storage.wire import dump_events
 from ..workflow import history as h
 from ..workflow_client import check_text
@@ -84,12 +86,23 @@ async def list_tasks(namespace: NamespacePath, request: Request, who: Caller,
 
 
 @router.get("/tasks/{task_id}", response_model=TaskInfo, tags=["tasks"])
-async def get_task(namespace: NamespacePath, task_id: IdPath, request: Request, who: Caller) -> TaskInfo:
+async def get_task(namespace: NamespacePath, task_id: IdPath, request: Request, who: Caller,
+                   wait: Annotated[float, Query(ge=0, le=60, description=(
+                       "Seconds to wait for the task to finish before answering (a long poll); "
+                       "the answer comes as soon as it finishes."))] = 0) -> TaskInfo:
     """One task: status, result or error, progress, attempts."""
-    info = await _state(request).storage.get(who.scope(namespace), task_id)
-    if info is None:
-        raise TaskNotFoundError(task_id)
-    return info
+    storage = _state(request).storage
+    ns = who.scope(namespace)
+    deadline = time.monotonic() + wait
+    while True:
+        token = storage.change_token(TASKS)
+        info = await storage.get(ns, task_id)
+        if info is None:
+            raise TaskNotFoundError(task_id)
+        remaining = deadline - time.monotonic()
+        if info.status.is_terminal or remaining <= 0:
+            return info
+        await storage.wait_for_change(token, remaining, TASKS)
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskInfo, tags=["tasks"])

@@ -295,14 +295,15 @@ class RemoteStorage:
         return await self._link().call(op, args)
 
     async def _request(self, method: str, path: str, *, json: Any = None, params: Any = None,
-                       missing: BaseException | None = None) -> Any:
+                       missing: BaseException | None = None, timeout: float | None = None) -> Any:
         import httpx
 
         client = self._client()
         attempts = 3 if method in ("GET", "POST") else 1
         for attempt in range(attempts):
             try:
-                response = await client.request(method, path, json=json, params=params)
+                response = await client.request(method, path, json=json, params=params,
+                                                timeout=timeout if timeout is not None else self.request_timeout)
                 break
             except httpx.TransportError as exc:   # every write here is idempotent (ids are chosen client-side)
                 if attempt == attempts - 1:
@@ -346,6 +347,14 @@ class RemoteStorage:
                                        missing=TaskNotFoundError(task_id))
         except TaskNotFoundError:
             return None
+        return wire.load(TaskInfo, data, "task")
+
+    async def wait_finished(self, namespace: str, task_id: str, timeout: float) -> TaskInfo:
+        """The task once it has finished, or as it is after `timeout` seconds (one long-poll request)."""
+        timeout = max(0.0, min(timeout, 60.0))
+        data = await self._request("GET", f"{self._ns(namespace)}/tasks/{quote(task_id, safe='')}",
+                                   params={"wait": timeout}, missing=TaskNotFoundError(task_id),
+                                   timeout=timeout + self.request_timeout)
         return wire.load(TaskInfo, data, "task")
 
     async def list(self, namespace: str, query: TaskQuery) -> list[TaskInfo]:
