@@ -65,6 +65,7 @@ class ServerState:
             self.registry.add_module(module)
         self.strict_names = bool(settings.task_modules)
         self.started_at = time.time()
+        self.in_flight: set[asyncio.Task[None]] = set()    # WebSocket requests being answered
 
     def workflows(self) -> SqlWorkflowStore:
         """The store's orchestration verbs (every store a server can wrap has them)."""
@@ -179,6 +180,8 @@ def create_app(storage: Storage, settings: ServerSettings | None = None) -> Fast
             if watcher is not None:
                 watcher.cancel()
             await state.hub.stop()
+            if state.in_flight:     # let writes already sent to the store finish before it closes
+                await asyncio.wait(list(state.in_flight), timeout=10)
             await storage.close()
 
     errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}

@@ -225,7 +225,7 @@ async def serve_socket(state: ServerState, ws: WebSocket) -> None:
     if conn is None:
         return
     state.connected(conn)
-    in_flight: set[asyncio.Task[None]] = set()
+    in_flight = state.in_flight
     try:
         await conn.send({"type": "welcome", "namespace": conn.principal.namespace, "worker_id": conn.worker_id})
         while True:
@@ -243,7 +243,5 @@ async def serve_socket(state: ServerState, ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        conn.closed = True
-        state.disconnected(conn)
-        if in_flight:            # writes already sent to the store complete; their answers are dropped
-            await asyncio.gather(*in_flight, return_exceptions=True)
+        conn.closed = True      # writes already sent to the store complete (the app waits for them at
+        state.disconnected(conn)    # shutdown); their answers are dropped
