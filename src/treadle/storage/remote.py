@@ -277,18 +277,22 @@ class RemoteStorage:
         self._opened = True
 
     async def close(self) -> None:
-        """Close this loop's connections (and idle ones of other loops)."""
+        """Close the connections of every event loop that opened some."""
         current = asyncio.get_running_loop()
         links, self._links = self._links, {}
         clients, self._http = self._http, {}
-        for loop, link in links.items():
+        closers = [(loop, link.close()) for loop, link in links.items()]
+        closers += [(loop, client.aclose()) for loop, client in clients.items()]
+        for loop, closer in closers:
             if loop is current:
-                await link.close()
-        for loop, client in clients.items():
-            if loop is current:
-                await client.aclose()
-            elif not loop.is_closed() and not loop.is_running():
-                loop.run_until_complete(client.aclose())
+                await closer
+            elif loop.is_running():          # another thread's loop (a sync client's portal): close it there
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(closer, loop)), 5)
+            elif not loop.is_closed():
+                loop.run_until_complete(closer)
+            else:
+                closer.close()
         self._opened = False
 
     async def _rpc(self, op: str, args: dict[str, Any]) -> Any:
