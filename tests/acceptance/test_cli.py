@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from live_server import free_port
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -200,11 +201,7 @@ def test_submit_through_a_server_to_a_remote_worker(run: Run, tmp_path: Path, su
     # Given a server with credentials, and a worker signed in over its WebSocket
     key = run("auth", "add-client", "cli", "--namespace", "ops").stdout.strip()
     secret = run("auth", "add-worker", "w1", "--namespace", "ops").stdout.strip()
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in subprocess_env.items() if k != "TREADLE_URL"}
     server = subprocess.Popen([sys.executable, "-m", "treadle", "server", "--port", str(port), "--log-level",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from e2e_tasks import read_ledger, slow_tag
+from live_server import free_port
 
 from treadle import Client, TaskStatus
 from treadle.core import signing
@@ -22,12 +22,6 @@ from treadle.storage import open_storage
 from .conftest import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Processes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from typing import Any
 
@@ -11,6 +12,13 @@ import uvicorn
 from treadle.server import create_app
 from treadle.settings import ServerSettings
 from treadle.storage import Storage
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a server started as a separate process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class LiveServer:

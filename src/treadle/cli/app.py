@@ -25,7 +25,7 @@ from ..errors import ConfigurationError
 from ..settings import WorkerSettings
 from ..storage import is_server_url
 from . import output, server, wf
-from .common import NamespaceOption, UrlOption, fail, friendly, parse_json, resolve_url
+from .common import NamespaceOption, UrlOption, fail, friendly, parse_json, resolve_url, split_values
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,11 +46,6 @@ def configure_logging(level: str) -> None:
     """Log lines on stderr, for the long-running commands."""
     logging.basicConfig(level=level.upper(), stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def split_values(values: list[str] | None) -> list[str]:
-    """`--tasks a,b --tasks c` -> [a, b, c]."""
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
 @app.command()

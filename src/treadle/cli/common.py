@@ -48,6 +48,11 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def split_values(values: list[str] | None) -> list[str]:
+    """`--tasks a,b --tasks c` -> [a, b, c]."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
 def parse_json(text: str | None, option: str) -> Any:
     """Decode a JSON option value with an error that names the option."""
     if text is None:

@@ -23,7 +23,7 @@ from ..errors import ConfigurationError
 from ..settings import ServerSettings
 from ..storage import Storage, is_server_url, open_storage
 from . import output
-from .common import NamespaceOption, UrlOption, friendly, resolve_url
+from .common import NamespaceOption, UrlOption, friendly, resolve_url, split_values
 
 logger = logging.getLogger("treadle.server")
 auth_app = typer.Typer(no_args_is_help=True, help="Credentials of clients and workers (in the database).")
@@ -141,8 +141,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the REST API, the worker WebSocket, /metrics and /docs over a database."""
         sys.path.insert(0, os.getcwd())
-        modules = tuple(v.strip() for value in tasks or [] for v in value.split(",") if v.strip())
-        settings = ServerSettings(insecure=insecure, max_body_bytes=max_body_bytes, task_modules=modules)
+        settings = ServerSettings(insecure=insecure, max_body_bytes=max_body_bytes,
+                                  task_modules=tuple(split_values(tasks)))
         serve(resolve_url(db), host, port, settings, log_level)
 
     @app.command()

@@ -64,7 +64,6 @@ class ServerState:
         for module in settings.task_modules:
             self.registry.add_module(module)
         self.strict_names = bool(settings.task_modules)
-        self.started_at = time.time()
         self.in_flight: set[asyncio.Task[None]] = set()    # WebSocket requests being answered
 
     def workflows(self) -> SqlWorkflowStore:

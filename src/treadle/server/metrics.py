@@ -9,7 +9,6 @@ they agree across servers. Each app has its own registry, so several apps in one
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -84,7 +83,3 @@ class ServerMetrics:
         """The text exposition format."""
         return generate_latest(self.registry)
 
-
-def labels_of(metric: Any) -> list[dict[str, str]]:
-    """The label sets a metric has samples for (for tests and the dashboard)."""
-    return [dict(s.labels) for m in metric.collect() for s in m.samples]
