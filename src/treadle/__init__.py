@@ -29,6 +29,10 @@ from .errors import (
     UnknownTaskError,
     WaitTimeoutError,
 )
+from .local.dask import DaskRunner
+from .local.process import ProcessRunner
+from .local.runners import AsyncioRunner, Runner, SequentialRunner, ThreadRunner, start_local
+from .local.runs import TaskRun
 from .settings import WorkerSettings
 from .workflow.context import OrchestrationContext, RaceResult
 from .workflow.history import HistoryEvent
@@ -38,10 +42,12 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "AsyncTaskHandle",
+    "AsyncioRunner",
     "AuthenticationError",
     "Client",
     "ConfigurationError",
     "ConnectionLostError",
+    "DaskRunner",
     "ErrorInfo",
     "ExponentialBackoff",
     "FixedBackoff",
@@ -54,10 +60,13 @@ __all__ = [
     "Orchestration",
     "OrchestrationContext",
     "OrchestrationFailure",
+    "ProcessRunner",
     "Progress",
     "RaceResult",
     "RetryPolicy",
+    "Runner",
     "Runtime",
+    "SequentialRunner",
     "SerializationError",
     "StorageError",
     "SubmitBuilder",
@@ -68,9 +77,11 @@ __all__ = [
     "TaskInfo",
     "TaskNotFoundError",
     "TaskResult",
+    "TaskRun",
     "TaskStatus",
     "TaskTimeoutError",
     "TaskValidationError",
+    "ThreadRunner",
     "TreadleError",
     "UnknownTaskError",
     "WaitTimeoutError",
@@ -78,5 +89,6 @@ __all__ = [
     "WorkerSettings",
     "current_context",
     "orchestration",
+    "start_local",
     "task",
 ]

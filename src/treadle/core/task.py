@@ -39,6 +39,7 @@ class TaskDefinition:
     priority: int = 0
     module: str | None = None
     qualname: str | None = None
+    runner: Any = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,11 +51,17 @@ class HandlerDefinition:
     is_async: bool
 
 
-def _check_options(timeout: float | None, priority: int) -> None:
+RUNNER_NAMES = ("process", "thread", "asyncio", "sequential", "dask")
+
+
+def _check_options(timeout: float | None, priority: int, runner: Any = None) -> None:
     if timeout is not None and not timeout > 0:
         raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
     if not isinstance(priority, int):
         raise ConfigurationError(f"priority must be an integer, got {priority!r}")
+    if runner is not None and runner not in RUNNER_NAMES and not callable(getattr(runner, "start", None)):
+        raise ConfigurationError(f"runner must be one of {', '.join(RUNNER_NAMES)} or a runner object "
+                                 f"(such as treadle.ProcessRunner('spawn')), got {runner!r}")
 
 
 def _policy(retry: RetryPolicy | None, retries: int | None, retry_sleep_time: float | None) -> RetryPolicy:
@@ -173,17 +180,17 @@ class FunctionTask(Generic[P, R]):
 
 def function_definition(fn: Callable[..., Any], *, name: str | None = None, retry: RetryPolicy | None = None,
                         retries: int | None = None, retry_sleep_time: float | None = None,
-                        timeout: float | None = None, priority: int = 0) -> TaskDefinition:
+                        timeout: float | None = None, priority: int = 0, runner: Any = None) -> TaskDefinition:
     """The definition of a plain function as a task."""
     if not callable(fn):
         raise ConfigurationError(f"a task must be callable, got {fn!r}")
     task_name = validate_name(name if name is not None else str(getattr(fn, "__name__", "")))
-    _check_options(timeout, priority)
+    _check_options(timeout, priority, runner)
     return TaskDefinition(name=task_name, call=fn, validate=signature_validator(fn, task_name),
                           is_async=inspect.iscoroutinefunction(fn),
                           retry=_policy(retry, retries, retry_sleep_time), timeout_seconds=timeout,
                           priority=priority, module=getattr(fn, "__module__", None),
-                          qualname=getattr(fn, "__qualname__", None))
+                          qualname=getattr(fn, "__qualname__", None), runner=runner)
 
 
 @overload
@@ -193,22 +200,25 @@ def task(fn: Callable[P, R], /) -> FunctionTask[P, R]: ...
 @overload
 def task(*, name: str | None = None, retry: RetryPolicy | None = None, retries: int | None = None,
          retry_sleep_time: float | None = None, timeout: float | None = None,
-         priority: int = 0) -> Callable[[Callable[P, R]], FunctionTask[P, R]]: ...
+         priority: int = 0, runner: Any = None) -> Callable[[Callable[P, R]], FunctionTask[P, R]]: ...
 
 
 def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None, retry: RetryPolicy | None = None,
          retries: int | None = None, retry_sleep_time: float | None = None, timeout: float | None = None,
-         priority: int = 0) -> FunctionTask[P, R] | Callable[[Callable[P, R]], FunctionTask[P, R]]:
+         priority: int = 0, runner: Any = None) -> FunctionTask[P, R] | Callable[[Callable[P, R]], FunctionTask[P, R]]:
     """Turn a sync or async function into a task; use bare (`@task`) or with options.
 
     `name` is the dotted routing name (default: the function's name); `retry` a `RetryPolicy`,
     or the shortcut `retries=` (extra attempts) with `retry_sleep_time=` (seconds between them);
-    `timeout` bounds each attempt in seconds; `priority` orders pending work (higher first).
+    `timeout` bounds each attempt in seconds; `priority` orders pending work (higher first);
+    `runner` is where `treadle.start_local` runs it with no storage: "process" (the default),
+    "thread", "asyncio", "sequential", "dask", or a runner object such as `ProcessRunner("spawn")`.
     """
 
     def wrap(f: Callable[P, R]) -> FunctionTask[P, R]:
         definition = function_definition(f, name=name, retry=retry, retries=retries,
-                                         retry_sleep_time=retry_sleep_time, timeout=timeout, priority=priority)
+                                         retry_sleep_time=retry_sleep_time, timeout=timeout, priority=priority,
+                                         runner=runner)
         return FunctionTask(f, definition)
 
     return wrap(fn) if fn is not None else wrap
@@ -218,13 +228,15 @@ class Task:
     """Base class for tasks with a Pydantic `Args` model: subclass it and implement `execute(self, args)`.
 
     Class attributes set the options: `name` (default: the class name), `retry`, `timeout`,
-    `priority`. `execute` may be sync or async. Arguments are validated against `Args`.
+    `priority`, `runner` (for `treadle.start_local`). `execute` may be sync or async. Arguments
+    are validated against `Args`.
     """
 
     name: ClassVar[str | None] = None
     retry: ClassVar[RetryPolicy | None] = None
     timeout: ClassVar[float | None] = None
     priority: ClassVar[int] = 0
+    runner: ClassVar[Any] = None
 
     class Args(BaseModel):
         """No arguments."""
@@ -248,7 +260,7 @@ def class_definition(instance: Task) -> TaskDefinition:
     """The definition of a `Task` instance."""
     cls = type(instance)
     task_name = validate_name(cls.task_name())
-    _check_options(cls.timeout, cls.priority)
+    _check_options(cls.timeout, cls.priority, cls.runner)
     args_model: type[BaseModel] = cls.Args
     field_names = list(args_model.model_fields)
 
@@ -277,7 +289,7 @@ def class_definition(instance: Task) -> TaskDefinition:
     return TaskDefinition(name=task_name, call=instance.execute, validate=validate,
                           is_async=inspect.iscoroutinefunction(instance.execute), retry=cls.retry or DEFAULT_POLICY,
                           timeout_seconds=cls.timeout, priority=cls.priority, module=cls.__module__,
-                          qualname=cls.__qualname__)
+                          qualname=cls.__qualname__, runner=cls.runner)
 
 
 TaskLike = FunctionTask[Any, Any] | Task | type[Task] | TaskDefinition | Callable[..., Any]

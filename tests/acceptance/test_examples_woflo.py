@@ -1,0 +1,62 @@
+"""woflo's README examples (examples/woflo), run as scripts, all at once: their output is the test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ["readme_sleepy", "readme_retries", "readme_sequential", "readme_task_run", "readme_spawn", "treadle_local"]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
+    """Every example started together (they sleep; one after another would take over a minute)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TREADLE_")}
+    procs = {name: subprocess.Popen([sys.executable, "-m", f"examples.woflo.{name}"], cwd=ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in EXAMPLES}
+    done = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=240)
+        done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    yield done
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_ten_sleepy_workers_all_finish(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    assert lines(outputs["readme_sleepy"]) == ["I am done"] * 10
+
+
+def test_the_retried_task_succeeds_on_its_third_attempt(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    assert lines(outputs["readme_retries"]) == ["{'attempt': 3, 'data': [1, 2, 3]}"]
+    log = outputs["readme_retries"].stderr
+    assert "attempt 1/3 failed: ConnectionError: the API is down (attempt 1); retrying in 5s" in log
+    assert "attempt 2/3 failed" in log
+
+
+def test_sequential_runs_print_in_turn(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    assert lines(outputs["readme_sequential"]) == ["I am done"] * 10
+
+
+def test_a_task_run_is_monitored_then_read(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    assert lines(outputs["readme_task_run"]) == ["Well rested", "Exception('Ouch oof')", "raised: Ouch oof"]
+
+
+def test_spawned_processes_run_the_task(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    assert lines(outputs["readme_spawn"]) == ["I am done"] * 3 + ["3 spawned processes, none of them this one: True"]
+
+
+def test_treadles_own_version(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    assert lines(outputs["treadle_local"]) == [
+        "started 10 runs without waiting for them", "['I am done']", "{'attempt': 3}",
+        "timed out: the attempt ran longer than its timeout of 0.5s", "49", "cancelled"]
