@@ -71,6 +71,9 @@ def test_a_custom_runner_gets_a_function_that_runs_every_attempt(tmp_path: Path)
     flaky = task(retries=2, retry_sleep_time=0, runner=RecordingRun)(lt.flaky)
     run = flaky(str(tmp_path / "m"))
     assert run.outcome == (True, "ok after 3")
+    run.wait()                                   # the base class polls is_running()
+    run.stop()                                   # and has nothing to stop once it ended
+    assert run.get_result() == "ok after 3"
     assert run.instance_name.startswith("flaky-")
     failing = task(runner=RecordingRun)(lt.refuse)("X")
     assert failing.outcome[0] is False and str(failing.outcome[1]) == "refused"
