@@ -88,6 +88,12 @@ def slow_sync() -> None:
         time.sleep(0.01)
 
 
+@task(name="t.last_words")
+def last_words() -> str:
+    current_context().progress(100, "done", {"rows": 3})
+    return "returned at once"
+
+
 @task(name="t.cooperative")
 def cooperative() -> str:
     ctx = current_context()
@@ -152,7 +158,7 @@ class Greet(Task):
 
 
 ALL = [add, async_add, flaky, declined, only_connection_errors, stop_code, unserialisable, slow_async, slow_sync,
-       cooperative, async_forever, sleep_for, context_info, model_arg, Greet, bad_progress, stubborn]
+       cooperative, async_forever, sleep_for, context_info, model_arg, Greet, bad_progress, stubborn, last_words]
 
 Run = Callable[..., Awaitable[Worker]]
 
@@ -326,6 +332,16 @@ async def test_cancel_running_async_task_interrupts_it(client: AsyncClient, star
     await handle.cancel()
     result = await handle.wait(10)
     assert result.status is TaskStatus.CANCELLED and time.monotonic() - started < 3
+
+
+async def test_progress_reported_just_before_returning_is_kept(client: AsyncClient, start_worker: Run) -> None:
+    await start_worker(concurrency=1)
+    handles = [await client.submit_task(last_words).submit() for _ in range(5)]
+    for handle in handles:
+        assert (await handle.wait(10)).value == "returned at once"
+        progress = await handle.progress()
+        assert progress is not None and (progress.percent, progress.message, progress.data) == (100, "done",
+                                                                                                {"rows": 3})
 
 
 async def test_progress_is_visible_while_the_task_runs(client: AsyncClient, start_worker: Run) -> None:

@@ -424,9 +424,14 @@ class Worker:
             if token in self._running:
                 calls.append(self.storage.renew([self._running[token].claimed.lease],
                                                 seconds or self.settings.lease_seconds))
-        if not calls:
+        # Progress a task reported just before it returned goes in before its outcome ends the lease.
+        ending = {o.lease.token: o.lease for o in outcomes}
+        last_words = [self.storage.set_progress(ending[t], p) for t, p in progress.items() if t in ending]
+        if not calls and not last_words:
             return 0
         try:
+            if last_words:
+                await asyncio.gather(*last_words)
             results = await asyncio.gather(*calls)
         except Exception:
             self._outbox = outcomes + self._outbox   # keep them; the lease decides later whether they count
@@ -462,10 +467,11 @@ class Worker:
     def _report_progress(self, ctx: TaskContext, progress: Progress) -> None:
         stamped = Progress(percent=progress.percent, message=progress.message, data=progress.data,
                            at=progress.at or self.clock.now())
-        self._call_in_loop(self._progress.__setitem__, ctx.lease_token, stamped)
+        # Look the dict up in the loop: `_flush` swaps it, and a report bound to the old one is lost.
+        self._call_in_loop(lambda: self._progress.__setitem__(ctx.lease_token, stamped))
 
     def _report_heartbeat(self, ctx: TaskContext, seconds: float | None) -> None:
-        self._call_in_loop(self._extend.__setitem__, ctx.lease_token, seconds)
+        self._call_in_loop(lambda: self._extend.__setitem__(ctx.lease_token, seconds))
 
     def _call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         def apply() -> None:
