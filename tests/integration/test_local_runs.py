@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,3 +241,11 @@ def test_dask_runs_fail_and_stop_like_the_others(dask_client: Any, tmp_path: Pat
 
 def test_the_dask_runner_finds_the_current_client(dask_client: Any) -> None:
     assert start_local(task(runner="dask")(lt.double), 4).get_result(timeout=60) == 8
+
+
+def test_a_script_that_never_reads_a_large_result_still_exits(tmp_path: Path,
+                                                              subprocess_env: dict[str, str]) -> None:
+    script = "import local_tasks, treadle; treadle.start_local(local_tasks.big_result); print('leaving')"
+    out = subprocess.run([sys.executable, "-c", script], env=subprocess_env, capture_output=True, text=True,
+                         timeout=60)
+    assert (out.returncode, out.stdout) == (0, "leaving\n"), out.stderr

@@ -115,3 +115,9 @@ def killed_by_signal() -> None:
 def woflo_flaky(marker: str) -> str:
     """`flaky` as a woflo task, importable by a spawned process."""
     return flaky(marker)
+
+
+@task(retries=0)
+def big_result() -> str:
+    """More than a pipe's buffer: the child blocks writing it until the caller reads."""
+    return "x" * 5_000_000

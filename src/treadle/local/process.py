@@ -8,6 +8,7 @@ no parent thread, and sends progress and the outcome back through a pipe.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import multiprocessing
 import multiprocessing.connection
@@ -87,6 +88,7 @@ class ProcessRun(TaskRun):
         child_end.close()
         self._result: LocalOutcome | None = None
         self._stopped = False
+        _unread.add(self)
 
     def _read(self) -> None:
         """Take every message waiting in the pipe (progress, then the outcome)."""
@@ -123,6 +125,7 @@ class ProcessRun(TaskRun):
             self._read()
             if self._result is not None:
                 self._process.join(STOP_GRACE_SECONDS)
+                _unread.discard(self)
                 return self._result
             if not self._process.is_alive():
                 self._read()            # anything sent just before it exited
@@ -145,6 +148,17 @@ class ProcessRun(TaskRun):
         self._read()
         if self._result is None:
             self._result = stopped(self.name, self.id, attempt=0)
+
+
+_unread: set[ProcessRun] = set()      # strong: a run nobody kept a handle on must still be read
+
+
+@atexit.register
+def _read_unread_runs() -> None:
+    """At exit, read the outcome of every run nobody waited for: a child blocked writing a large
+    result into a full pipe would otherwise never end, and the interpreter waits for it."""
+    for run in list(_unread):
+        run._wait_outcome(None)
 
 
 class ProcessRunner:
