@@ -158,6 +158,35 @@ async def test_run_at_sets_an_absolute_start(storage: Storage, clock: FrozenCloc
     assert len(await claim(storage)) == 1
 
 
+async def test_claim_task_leases_that_one_task_only_when_pending_and_due(storage: Storage, clock: FrozenClock) -> None:
+    # Given a due task with a rare name, a second due task, a delayed one and one in another namespace
+    mine, other = new_task(name="billing.rare.v9", priority=-5), new_task(priority=9)
+    later, elsewhere = new_task(run_at=clock.now() + 10), new_task(namespace="tenant-b")
+    await storage.enqueue([mine, other, later, elsewhere])
+    # When a runner claims the first by id
+    batch = await storage.claim_task(NS, mine.id, "runner", 30)
+    # Then it holds that task's lease (whatever its name or priority), and nothing else moved
+    [c] = batch.tasks
+    assert (c.id, c.name, c.attempt, c.lease_expires) == (mine.id, "billing.rare.v9", 1, clock.now() + 30)
+    info = await storage.get(NS, mine.id)
+    assert info is not None and info.status is TaskStatus.RUNNING and info.worker_id == "runner"
+    untouched = await storage.get(NS, other.id)
+    assert untouched is not None and untouched.status is TaskStatus.PENDING
+    # And a task that is running, unknown, not yet due or in another namespace is not leased
+    assert (await storage.claim_task(NS, mine.id, "someone-else", 30)).tasks == []
+    assert (await storage.claim_task(NS, "no-such-task", "runner", 30)).tasks == []
+    assert (await storage.claim_task(NS, later.id, "runner", 30)).tasks == []
+    assert (await storage.claim_task(NS, elsewhere.id, "runner", 30)).tasks == []
+    clock.advance(10)
+    assert [t.id for t in (await storage.claim_task(NS, later.id, "runner", 30)).tasks] == [later.id]
+    assert [t.id for t in (await storage.claim_task("tenant-b", elsewhere.id, "runner", 30)).tasks] == [elsewhere.id]
+    # And the lease records an outcome like any other; a finished task cannot be claimed again
+    assert await storage.finish([Succeeded(lease=c.lease, result_json='"done"')]) == [True]
+    assert (await storage.claim_task(NS, mine.id, "runner", 30)).tasks == []
+    done = await storage.get(NS, mine.id)
+    assert done is not None and done.status is TaskStatus.SUCCEEDED and done.result == "done"
+
+
 async def test_success_is_recorded_once(storage: Storage) -> None:
     await storage.enqueue([new_task()])
     [c] = await claim(storage)

@@ -83,6 +83,14 @@ async def _claim(state: ServerState, conn: Connection, args: dict[str, Any]) -> 
     return {"tasks": wire.dump_claimed(batch.tasks), "next_due": batch.next_due}
 
 
+async def _claim_task(state: ServerState, conn: Connection, args: dict[str, Any]) -> Any:
+    ns = _worker(conn).scope(args.get("namespace"))
+    batch = await state.storage.claim_task(ns, _text(args, "task_id"), _text(args, "worker_id"),
+                                           _seconds(args, "lease_seconds") or 30.0)
+    state.metrics.leased(batch.tasks)
+    return {"tasks": wire.dump_claimed(batch.tasks)}
+
+
 def _leases(args: dict[str, Any]) -> list[LeaseRef]:
     return wire.load(list[LeaseRef], args.get("leases"), "leases")
 
@@ -158,8 +166,8 @@ async def _wf_commit(state: ServerState, conn: Connection, args: dict[str, Any])
 
 
 OPS: dict[str, Op] = {
-    "claim": _claim, "renew": _renew, "finish": _finish, "set_progress": _progress, "release": _release,
-    "reap_expired": _reap, "renew_sessions": _renew_sessions, "drop_sessions": _drop_sessions,
+    "claim": _claim, "claim_task": _claim_task, "renew": _renew, "finish": _finish, "set_progress": _progress,
+    "release": _release, "reap_expired": _reap, "renew_sessions": _renew_sessions, "drop_sessions": _drop_sessions,
     "wf_load": _wf_load, "wf_commit": _wf_commit,
 }
 

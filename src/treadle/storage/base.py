@@ -49,6 +49,14 @@ class Storage(Protocol):
         """Lease up to `limit` due pending tasks whose names match, highest priority first."""
         ...
 
+    async def claim_task(self, namespace: str, task_id: str, worker_id: str, lease_seconds: float) -> ClaimBatch:
+        """Lease this one task if it is pending and due, whatever its name; an empty batch otherwise.
+
+        For a runner handed one task id by something else (Azolla's shepherd model), which must
+        hold the lease to record the outcome like any worker.
+        """
+        ...
+
     async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> list[LeaseState]:
         """Extend live leases to at least now + `lease_seconds` (None: only read their state)."""
         ...

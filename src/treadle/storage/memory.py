@@ -143,6 +143,18 @@ class MemoryStorage:
             self._changed()
         return ClaimBatch(tasks=claimed, next_due=min(later) if later and len(claimed) < limit else None)
 
+    async def claim_task(self, namespace: str, task_id: str, worker_id: str, lease_seconds: float) -> ClaimBatch:
+        """Lease this task if it is pending and due."""
+        now = self.clock.now()
+        with self._lock:
+            row = self._rows.get(task_id)
+            if row is None or row.task.namespace != namespace or row.status is not TaskStatus.PENDING \
+                    or row.run_after > now:
+                return ClaimBatch(tasks=[])
+            claimed = self._lease(row, worker_id, now, lease_seconds)
+        self._changed()
+        return ClaimBatch(tasks=[claimed])
+
     @staticmethod
     def _lease(row: _Row, worker_id: str, now: float, lease_seconds: float) -> ClaimedTask:
         row.status, row.attempts, row.lease_token = TaskStatus.RUNNING, row.attempts + 1, new_token()

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -290,14 +291,18 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                                        [number, name])
 
     async def close(self) -> None:
-        """Close the pools (of this loop, and any idle ones) and the listener."""
+        """Close the listener and the pools of every event loop that opened one."""
         self._listener.close()
         pools, self._pools = self._pools, {}
         current = asyncio.get_running_loop()
         for (loop, _), pool in pools.items():
             if loop is current:
                 await pool.close()
-            elif not loop.is_closed() and not loop.is_running():
+            elif loop.is_running():          # another thread's loop (a sync client's portal): close it there
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(pool.close(), loop)),
+                                           5)
+            elif not loop.is_closed():
                 loop.run_until_complete(pool.close())
 
     # ------------------------------------------------------------------ submitting
@@ -349,6 +354,17 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                 due = await (await conn.execute(Q["next_due"], params)).fetchone()
                 next_due = due["min"] if due else None
             return ClaimBatch(tasks=tasks, next_due=next_due)
+
+        return await self._run(op, durable=False)
+
+    async def claim_task(self, namespace: str, task_id: str, worker_id: str, lease_seconds: float) -> ClaimBatch:
+        """Lease this task if it is pending and due (taking its session, like `claim`)."""
+        params = {"namespace": namespace, "id": task_id, "worker_id": worker_id, "lease_seconds": lease_seconds}
+
+        async def op(conn: Conn) -> ClaimBatch:
+            rows = await (await conn.execute(Q["claim_task"], params)).fetchall()
+            rows = await self._own_sessions(conn, rows, params)
+            return ClaimBatch(tasks=[claimed_from_row(r, as_value) for r in rows])
 
         return await self._run(op, durable=False)
 

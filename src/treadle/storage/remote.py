@@ -403,6 +403,12 @@ class RemoteStorage:
         return ClaimBatch(tasks=wire.load(list[ClaimedTask], out["tasks"], "claimed tasks"),
                           next_due=out.get("next_due"))
 
+    async def claim_task(self, namespace: str, task_id: str, worker_id: str, lease_seconds: float) -> ClaimBatch:
+        """Lease one task by id through the server."""
+        out = await self._rpc("claim_task", {"namespace": namespace, "task_id": task_id, "worker_id": worker_id,
+                                             "lease_seconds": lease_seconds})
+        return ClaimBatch(tasks=wire.load(list[ClaimedTask], out["tasks"], "claimed tasks"))
+
     async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> builtins.list[LeaseState]:
         """Heartbeat: extend (or only read) leases."""
         if not leases:

@@ -246,6 +246,21 @@ class SqliteStorage(SqlWorkflowStore, SqlAuthStore):
             return ClaimBatch(tasks=[], next_due=next_due)
         return await self._call(op, write=True, durable=False, notify=False)
 
+    async def claim_task(self, namespace: str, task_id: str, worker_id: str, lease_seconds: float) -> ClaimBatch:
+        """Lease this task if it is pending and due (taking its session, like `claim`)."""
+        named = {"namespace": namespace, "id": task_id, "now": self.clock.now(), "lease_seconds": lease_seconds,
+                 "worker_id": worker_id}
+
+        def op(conn: sqlite3.Connection) -> ClaimBatch:
+            row = conn.execute(Q["claim_task"], named).fetchone()
+            if row is None:
+                return ClaimBatch(tasks=[])
+            if row["session_id"] is not None:
+                conn.execute(Q["own_session"], named | {"session_id": row["session_id"]})
+            return ClaimBatch(tasks=[_claimed(row)])
+
+        return await self._call(op, write=True, durable=False, notify=False)
+
     async def renew(self, leases: Sequence[LeaseRef], lease_seconds: float | None) -> list[LeaseState]:
         """Extend (or, with None, just read) leases."""
         now = self.clock.now()

@@ -43,6 +43,19 @@ WHERE t.seq = picked.seq
 RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
           t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance, t.session_id;
 
+-- name: claim_task
+-- One task by id (a runner handed this id), on the same conditions as `claim` but for the name.
+UPDATE tasks t
+SET status = 'running', attempts = t.attempts + 1, lease_token = replace(gen_random_uuid()::text, '-', ''),
+    lease_expires = treadle_now() + %(lease_seconds)s, worker_id = %(worker_id)s,
+    started_at = treadle_now(), updated_at = treadle_now()
+WHERE t.id = %(id)s AND t.namespace = %(namespace)s AND t.status = 'pending' AND t.run_after <= treadle_now()
+  AND (t.session_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM sessions s WHERE s.namespace = t.namespace AND s.session_id = t.session_id
+        AND s.worker_id <> %(worker_id)s AND s.lease_expires >= treadle_now()))
+RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
+          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance, t.session_id;
+
 -- name: next_due
 SELECT min(run_after) FROM tasks
 WHERE namespace = %(namespace)s AND status = 'pending' AND run_after > treadle_now()

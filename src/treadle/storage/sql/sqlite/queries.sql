@@ -32,6 +32,18 @@ WHERE seq IN (
 RETURNING id, namespace, name, args, kwargs, attempts, max_attempts, retry_policy, timeout_seconds,
           metadata, priority, lease_token, lease_expires, wf_instance, session_id;
 
+-- name: claim_task
+-- One task by id (a runner handed this id), on the same conditions as `claim` but for the name.
+UPDATE tasks
+SET status = 'running', attempts = attempts + 1, lease_token = lower(hex(randomblob(16))),
+    lease_expires = :now + :lease_seconds, worker_id = :worker_id, started_at = :now, updated_at = :now
+WHERE id = :id AND namespace = :namespace AND status = 'pending' AND run_after <= :now
+  AND (session_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM sessions s WHERE s.namespace = tasks.namespace AND s.session_id = tasks.session_id
+        AND s.worker_id <> :worker_id AND s.lease_expires >= :now))
+RETURNING id, namespace, name, args, kwargs, attempts, max_attempts, retry_policy, timeout_seconds,
+          metadata, priority, lease_token, lease_expires, wf_instance, session_id;
+
 -- name: any_due
 SELECT 1 FROM tasks
 WHERE namespace = :namespace AND status = 'pending' AND run_after <= :now AND /*name_filter*/
