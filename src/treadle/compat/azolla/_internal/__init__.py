@@ -1,0 +1,3 @@
+"""Azolla's `_internal` helpers that its README imports."""
+
+from __future__ import annotations
