@@ -33,8 +33,15 @@ def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return result.stdout.splitlines()
 
 
+def printed_by_children(result: subprocess.CompletedProcess[str], line: str) -> int:
+    """How often child processes printed `line` (their writes to the shared pipe may interleave)."""
+    assert result.returncode == 0, result.stderr
+    return result.stdout.count(line)
+
+
 def test_ten_sleepy_workers_all_finish(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    assert lines(outputs["readme_sleepy"]) == ["I am done"] * 10
+    assert printed_by_children(outputs["readme_sleepy"], "I am done") == 10
+    assert outputs["readme_sleepy"].stdout.replace("I am done", "").strip() == ""
 
 
 def test_the_retried_task_succeeds_on_its_third_attempt(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
@@ -53,7 +60,9 @@ def test_a_task_run_is_monitored_then_read(outputs: dict[str, subprocess.Complet
 
 
 def test_spawned_processes_run_the_task(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    assert lines(outputs["readme_spawn"]) == ["I am done"] * 3 + ["3 spawned processes, none of them this one: True"]
+    result = outputs["readme_spawn"]
+    assert printed_by_children(result, "I am done") == 3
+    assert result.stdout.endswith("3 spawned processes, none of them this one: True\n")
 
 
 def test_treadles_own_version(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
