@@ -14,15 +14,23 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ["readme_sleepy", "readme_retries", "readme_sequential", "readme_task_run", "readme_spawn", "treadle_local"]
 
 
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
-    """Every example started together (they sleep; one after another would take over a minute)."""
+def _start_all() -> dict[str, subprocess.Popen[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TREADLE_")}
-    procs = {name: subprocess.Popen([sys.executable, "-m", f"examples.woflo.{name}"], cwd=ROOT, env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in EXAMPLES}
+    return {name: subprocess.Popen([sys.executable, "-m", f"examples.woflo.{name}"], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name in EXAMPLES}
+
+
+# Started when this module is collected, so the examples (which mostly sleep: ten sequential naps of 5 s
+# take 50 s) run while the rest of the suite does; the tests below only read what they printed.
+_RUNNING = _start_all()
+
+
+@pytest.fixture(scope="module")
+def outputs() -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
+    """What every example printed, once each has ended."""
     done = {}
-    for name, proc in procs.items():
+    for name, proc in _RUNNING.items():
         out, err = proc.communicate(timeout=240)
         done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     yield done
