@@ -42,9 +42,10 @@ class Portal:
             if self._own is None or self._own.is_closed():
                 self._own = asyncio.new_event_loop()
             return self._own.run_until_complete(coro)
-        return asyncio.run_coroutine_threadsafe(coro, self._background_loop()).result()
+        return asyncio.run_coroutine_threadsafe(coro, self.background_loop()).result()
 
-    def _background_loop(self) -> asyncio.AbstractEventLoop:
+    def background_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop on the portal's background thread (started on first use), for work that outlives a call."""
         with self._lock:
             if self._background is None:
                 self._background = asyncio.new_event_loop()

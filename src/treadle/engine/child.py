@@ -31,13 +31,20 @@ class ChildSpec:
     context: dict[str, Any]
 
 
-def _resolve(spec: ChildSpec) -> TaskDefinition | HandlerDefinition:
+def import_task(module: str, qualname: str) -> Any:
+    """What `module.qualname` names, imported afresh in a task's own process."""
     try:
-        obj: Any = importlib.import_module(spec.module)
-        for part in spec.qualname.split("."):
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"cannot import {spec.module}.{spec.qualname} in the task process: {exc}") from exc
+        raise ConfigurationError(f"cannot import {module}.{qualname} in the task process (a task run in a "
+                                 f"process of its own must be defined at module level): {exc}") from exc
+    return obj
+
+
+def _resolve(spec: ChildSpec) -> TaskDefinition | HandlerDefinition:
+    obj = import_task(spec.module, spec.qualname)
     if spec.handler_pattern is not None:
         return handler_definition(spec.handler_pattern, obj)
     return definition_of(obj)

@@ -9,7 +9,6 @@ no parent thread, and sends progress and the outcome back through a pipe.
 from __future__ import annotations
 
 import atexit
-import importlib
 import multiprocessing
 import multiprocessing.connection
 import pickle
@@ -20,22 +19,12 @@ from typing import Any
 
 from ..core.records import ErrorInfo, Progress
 from ..core.task import TaskDefinition, definition_of
+from ..engine.child import import_task
 from ..errors import ConfigurationError, SerializationError
 from .attempts import LocalOutcome, RunControl, crashed, for_shipping, run_attempts, stopped
 from .runs import TaskRun
 
 STOP_GRACE_SECONDS = 5.0
-
-
-def _resolve(module: str, qualname: str) -> TaskDefinition:
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"cannot import {module}.{qualname} in the task process (a task started "
-                                 f"with spawn must be defined at module level): {exc}") from exc
-    return definition_of(obj)
 
 
 def _portable(outcome: LocalOutcome) -> tuple[LocalOutcome, bytes | None]:
@@ -60,7 +49,7 @@ def _portable(outcome: LocalOutcome) -> tuple[LocalOutcome, bytes | None]:
 def _child_main(conn: Connection, definition: TaskDefinition | None, where: tuple[str, str], run_id: str,
                 args: list[Any], kwargs: dict[str, Any]) -> None:
     try:
-        task = definition if definition is not None else _resolve(*where)
+        task = definition if definition is not None else definition_of(import_task(*where))
         control = RunControl(on_progress=lambda progress: conn.send(("progress", progress)))
         outcome = run_attempts(task, run_id, args, kwargs, control, own_process=True)
     except BaseException as exc:

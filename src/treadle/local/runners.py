@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.task import RUNNER_NAMES, TaskDefinition, TaskLike, definition_of
 from ..errors import ConfigurationError
+from ..portal import Portal
 from .attempts import LocalOutcome, RunControl, crashed, run_attempts, run_attempts_async
 from .dask import DaskRunner
 from .process import STOP_GRACE_SECONDS, ProcessRunner
@@ -88,20 +89,7 @@ class SequentialRunner:
         return SequentialRun(definition, run_id, args, kwargs)
 
 
-class _BackgroundLoop:
-    """One event loop in a daemon thread, shared by every asyncio run of this process."""
-
-    _lock = threading.Lock()
-    _loop: asyncio.AbstractEventLoop | None = None
-
-    @classmethod
-    def get(cls) -> asyncio.AbstractEventLoop:
-        with cls._lock:
-            if cls._loop is None or cls._loop.is_closed():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="treadle-local-loop", daemon=True).start()
-                cls._loop = loop
-            return cls._loop
+_LOOP = Portal("treadle-local-loop")      # one background event loop shared by every asyncio run
 
 
 class AsyncioRun(TaskRun):
@@ -109,7 +97,7 @@ class AsyncioRun(TaskRun):
 
     def __init__(self, definition: TaskDefinition, run_id: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         super().__init__(run_id, definition.name)
-        self._loop = _BackgroundLoop.get()
+        self._loop = _LOOP.background_loop()
         self._task: asyncio.Task[Any] | None = None
         control = RunControl(on_progress=self._set_progress)
         self._future = asyncio.run_coroutine_threadsafe(self._main(definition, args, kwargs, control), self._loop)
