@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
-
 from .core import serde
 from .core.ids import new_id
 from .core.records import DEFAULT_NAMESPACE, ErrorInfo, NewTask, Progress, TaskInfo, TaskQuery
@@ -70,7 +68,7 @@ class TaskResult:
 
 
 def _split_args(args: Any, kwargs: Mapping[str, Any] | None) -> tuple[list[Any], dict[str, Any]]:
-    if isinstance(args, BaseModel):
+    if serde.is_model(args):
         args = args.model_dump(mode="json")
     positional: list[Any]
     keywords: dict[str, Any]

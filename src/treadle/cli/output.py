@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 from ..core.records import TaskInfo
 from ..core.states import TaskStatus
+
+if TYPE_CHECKING:       # rich is loaded by the commands that print tables, not by `treadle worker`
+    from rich.console import Console
+    from rich.table import Table
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "yellow", TaskStatus.RUNNING: "cyan", TaskStatus.SUCCEEDED: "green",
@@ -50,6 +52,8 @@ def outcome_text(info: TaskInfo, width: int = 60) -> str:
 
 def task_table(tasks: list[TaskInfo], *, ids: bool = True) -> Table:
     """A table of tasks, one per row (`ids=False` leaves out the id and creation columns)."""
+    from rich.table import Table
+
     table = Table(show_lines=False, header_style="bold")
     if ids:
         table.add_column("id", no_wrap=True, min_width=36)
@@ -75,6 +79,8 @@ def task_lines(tasks: list[TaskInfo]) -> str:
 
 def task_detail(info: TaskInfo) -> Table:
     """Every field of one task, as a two-column table."""
+    from rich.table import Table
+
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
@@ -111,13 +117,24 @@ def to_json(info: TaskInfo) -> str:
     return orjson.dumps(data).decode()
 
 
+def new_table(*columns: str, **options: Any) -> Table:
+    """A rich table; rich is imported here, by the commands that print one."""
+    from rich.table import Table
+
+    return Table(*columns, **options)
+
+
 def console(stderr: bool = False) -> Console:
     """A console that does not wrap JSON or ids in pipes."""
+    from rich.console import Console
+
     return Console(stderr=stderr, soft_wrap=True)
 
 
 def credentials_table(creds: list[Any]) -> Table:
     """Credentials (`storage.auth_store.Credential`), without their secrets."""
+    from rich.table import Table
+
     table = Table("kind", "name", "namespace", "created", "status")
     for c in creds:
         status = "active" if c.revoked_at is None else f"[red]revoked {when(c.revoked_at)}[/]"
@@ -127,6 +144,8 @@ def credentials_table(creds: list[Any]) -> Table:
 
 def workers_table(workers: list[dict[str, Any]]) -> Table:
     """Workers connected to a server, as `Client.workers()` returns them."""
+    from rich.table import Table
+
     table = Table("worker", "address", "connected", "resources", "running")
     for w in workers:
         running = w.get("running") or []

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.table import Table
 
 from ..client import Client
 from ..core.ids import new_id
@@ -76,7 +75,7 @@ def list_instances(
                        "\t".join([info.instance_id, info.name, info.status, str(info.execution),
                                   output.when(info.created_at)]))
         return
-    table = Table(header_style="bold")
+    table = output.new_table(header_style="bold")
     for column in ("instance", "name", "status", "execution", "created", "custom status"):
         table.add_column(column, no_wrap=column != "custom status")
     for info in infos:
@@ -100,7 +99,7 @@ def show(
     if json:
         typer.echo(_info_json(info))
         return
-    table = Table(show_header=False, box=None)
+    table = output.new_table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
     rows = [("instance", info.instance_id), ("name", info.name), ("status", _status(info.status)),

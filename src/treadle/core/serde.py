@@ -6,18 +6,28 @@ and across the network. Pydantic models and dataclasses are encoded as their JSO
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
 
 from ..errors import SerializationError
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
+def is_model(value: Any) -> bool:
+    """Whether `value` is a Pydantic model instance.
+
+    Only a program that imported Pydantic can hold a model, so the others never load it
+    (it is a large share of a worker's start-up time).
+    """
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(value, pydantic.BaseModel)
+
+
 def _default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if is_model(value):
         return value.model_dump(mode="json")
     if isinstance(value, (set, frozenset)):
         return list(value)

@@ -11,14 +11,15 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, overload
-
-import pydantic
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
 from ..errors import ConfigurationError, TaskValidationError
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .routing import Pattern, validate_name
+
+if TYPE_CHECKING:
+    import pydantic
+    from pydantic import BaseModel
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,8 +97,9 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     return hints
 
 
-def _signature_model(fn: Callable[..., Any], sig: inspect.Signature, name: str) -> type[BaseModel]:
-    hints = _hints(fn)
+def _signature_model(hints: dict[str, Any], sig: inspect.Signature, name: str) -> type[BaseModel]:
+    import pydantic
+
     fields: dict[str, Any] = {}
     for i, (pname, param) in enumerate(sig.parameters.items()):
         ann = hints.get(pname, Any)
@@ -108,12 +110,12 @@ def _signature_model(fn: Callable[..., Any], sig: inspect.Signature, name: str) 
             ann, default = dict[str, ann], {}  # type: ignore[valid-type]
         fields[f"p{i}"] = (ann, pydantic.Field(default, alias=pname))
     model: type[BaseModel] = pydantic.create_model(
-        f"{name}.args", __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
+        f"{name}.args", __config__=pydantic.ConfigDict(arbitrary_types_allowed=True), **fields)
     return model
 
 
 def _rebuild(sig: inspect.Signature, bound: inspect.BoundArguments,
-             values: BaseModel) -> tuple[list[Any], dict[str, Any]]:
+             value_of: Callable[[int, str], Any]) -> tuple[list[Any], dict[str, Any]]:
     # Parameters before a *args must be passed positionally, or the call would bind them twice.
     has_var_positional = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
     out_args: list[Any] = []
@@ -121,7 +123,7 @@ def _rebuild(sig: inspect.Signature, bound: inspect.BoundArguments,
     for i, (pname, param) in enumerate(sig.parameters.items()):
         if pname not in bound.arguments:
             continue
-        value = getattr(values, f"p{i}")
+        value = value_of(i, pname)
         if param.kind is param.VAR_POSITIONAL:
             out_args.extend(value)
         elif param.kind is param.VAR_KEYWORD:
@@ -134,24 +136,77 @@ def _rebuild(sig: inspect.Signature, bound: inspect.BoundArguments,
     return out_args, out_kwargs
 
 
+# Annotations whose values Pydantic returns unchanged when they already have exactly that type.
+_PLAIN_TYPES: frozenset[Any] = frozenset({int, float, str, bool})
+
+
+def _plain_check(ann: Any) -> Callable[[Any], bool] | None:
+    """A check that a value needs no conversion for `ann`, or None when only Pydantic can tell."""
+    if ann is Any:
+        return lambda value: True
+    if ann in _PLAIN_TYPES:
+        return lambda value: type(value) is ann
+    return None
+
+
+class _SignatureValidator:
+    """Binds arguments to a signature and checks them with Pydantic.
+
+    The model is built at the first call that needs it, not when the task is defined: a worker
+    starts without importing Pydantic, and arguments that already have exactly their annotated
+    plain type (int, float, str, bool, or Any) pass without it, as Pydantic would return them
+    unchanged. Resolving the annotations late also lets them name classes defined after the task.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str) -> None:
+        self.fn = fn
+        self.name = name
+        self.sig = inspect.signature(fn)
+        self._checks: dict[str, Callable[[Any], bool] | None] | None = None
+        self._hints: dict[str, Any] = {}
+        self._model: type[BaseModel] | None = None
+
+    def _plan(self) -> dict[str, Callable[[Any], bool] | None]:
+        if self._checks is None:
+            self._hints = _hints(self.fn)
+            self._checks = {pname: _plain_check(self._hints.get(pname, Any)) for pname in self.sig.parameters}
+        return self._checks
+
+    def _is_plain(self, bound: inspect.BoundArguments) -> bool:
+        checks = self._plan()
+        for pname, value in bound.arguments.items():
+            check = checks[pname]
+            if check is None:
+                return False
+            kind = self.sig.parameters[pname].kind
+            values = value if kind is inspect.Parameter.VAR_POSITIONAL else (
+                value.values() if kind is inspect.Parameter.VAR_KEYWORD else (value,))
+            if not all(check(v) for v in values):
+                return False
+        return True
+
+    def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        try:
+            bound = self.sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TaskValidationError(f"invalid arguments for task {self.name}: {exc}",
+                                      error_code="INVALID_ARGUMENTS") from None
+        if self._is_plain(bound):
+            return _rebuild(self.sig, bound, lambda i, pname: bound.arguments[pname])
+        import pydantic
+
+        if self._model is None:
+            self._model = _signature_model(self._hints, self.sig, self.name)
+        try:
+            values = self._model.model_validate(bound.arguments)
+        except pydantic.ValidationError as exc:
+            raise _validation_error(self.name, exc) from None
+        return _rebuild(self.sig, bound, lambda i, pname: getattr(values, f"p{i}"))
+
+
 def signature_validator(fn: Callable[..., Any], name: str) -> Validator:
     """Build a validator that binds arguments to `fn`'s signature and checks them with Pydantic."""
-    sig = inspect.signature(fn)
-    model = _signature_model(fn, sig, name)
-
-    def validate(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        try:
-            bound = sig.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TaskValidationError(f"invalid arguments for task {name}: {exc}",
-                                      error_code="INVALID_ARGUMENTS") from None
-        try:
-            values = model.model_validate(bound.arguments)
-        except pydantic.ValidationError as exc:
-            raise _validation_error(name, exc) from None
-        return _rebuild(sig, bound, values)
-
-    return validate
+    return _SignatureValidator(fn, name)
 
 
 class FunctionTask(Generic[P, R]):
@@ -224,6 +279,19 @@ def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None, retry:
     return wrap(fn) if fn is not None else wrap
 
 
+class _NoArgs:
+    """`Task.Args` of a class that declares none: an empty Pydantic model, made when first asked for."""
+
+    model: Any = None
+
+    def __get__(self, instance: object, owner: type) -> type[BaseModel]:
+        if _NoArgs.model is None:
+            import pydantic
+
+            _NoArgs.model = pydantic.create_model("Args", __doc__="No arguments.")
+        return typing.cast("type[BaseModel]", _NoArgs.model)
+
+
 class Task:
     """Base class for tasks with a Pydantic `Args` model: subclass it and implement `execute(self, args)`.
 
@@ -238,8 +306,10 @@ class Task:
     priority: ClassVar[int] = 0
     runner: ClassVar[Any] = None
 
-    class Args(BaseModel):
-        """No arguments."""
+    if TYPE_CHECKING:
+        Args: ClassVar[type[BaseModel]]
+    else:
+        Args = _NoArgs()
 
     def execute(self, args: Any) -> Any:
         """Run one attempt with validated `args` (an instance of `Args`)."""
@@ -258,6 +328,8 @@ class Task:
 
 def class_definition(instance: Task) -> TaskDefinition:
     """The definition of a `Task` instance."""
+    import pydantic  # a Task's Args is a Pydantic model, so Pydantic is loaded already
+
     cls = type(instance)
     task_name = validate_name(cls.task_name())
     _check_options(cls.timeout, cls.priority, cls.runner)

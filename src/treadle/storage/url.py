@@ -11,12 +11,13 @@ from ..core.clock import Clock
 from ..errors import ConfigurationError
 from .base import Storage
 from .memory import MemoryStorage
-from .sqlite import SqliteStorage
 
 DEFAULT_URL = "sqlite:///treadle.db"
 
 
-def _sqlite(url: str, clock: Clock | None) -> SqliteStorage:
+def _sqlite(url: str, clock: Clock | None) -> Storage:
+    from .sqlite import SqliteStorage
+
     if "://" not in url:
         return SqliteStorage(url, clock=clock)
     parts = urlsplit(url)

@@ -80,6 +80,18 @@ def untyped(a, b=1):  # type: ignore[no-untyped-def]
     return (a, b)
 
 
+def plain(count: int, ratio: float, label: str, flag: bool, anything: Any) -> tuple[Any, ...]:
+    return count, ratio, label, flag, anything
+
+
+def deliver(parcel: Parcel) -> str:       # names a class defined below it
+    return parcel.label
+
+
+class Parcel(BaseModel):
+    label: str
+
+
 class Resize(Task):
     class Args(BaseModel):
         path: str
@@ -332,6 +344,38 @@ def test_an_unresolvable_annotation_only_disables_validation_of_that_parameter()
     _, kwargs = validate(half_typed, "3", object())
 
     assert kwargs["count"] == 3
+
+
+def test_arguments_of_exactly_their_plain_type_pass_unchanged() -> None:
+    thing = object()
+    big = 2**80
+
+    _, kwargs = validate(plain, big, 1.5, "x", False, thing)
+
+    assert kwargs == {"count": big, "ratio": 1.5, "label": "x", "flag": False, "anything": thing}
+    assert kwargs["anything"] is thing
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([True, 1, "x", 1, None], (1, 1.0, "x", True, None)),        # a bool for an int, ints for float and bool
+    (["7", "2.5", "x", "yes", None], (7, 2.5, "x", True, None)),
+])
+def test_arguments_of_another_type_are_still_converted_as_pydantic_does(args: list[Any],
+                                                                          expected: tuple[Any, ...]) -> None:
+    _, kwargs = validate(plain, *args)
+
+    assert tuple(kwargs.values()) == expected
+    assert [type(v) for v in kwargs.values()] == [type(v) for v in expected]
+
+
+def test_a_plain_parameter_given_a_value_pydantic_refuses_is_still_refused() -> None:
+    assert "label: Input should be a valid string" in str(invalid(plain, 1, 1.0, 5, True, None))
+
+
+def test_an_annotation_may_name_a_class_defined_after_the_task() -> None:
+    _, kwargs = validate(deliver, {"label": "box"})
+
+    assert kwargs == {"parcel": Parcel(label="box")}
 
 
 def test_the_same_validator_can_be_built_for_any_function() -> None:
