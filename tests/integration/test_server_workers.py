@@ -126,6 +126,78 @@ def test_each_bad_handshake_is_refused_with_its_reason(creds: Creds) -> None:
     assert "first message must be" in refusal(creds.url, {"type": "hi"})
 
 
+def ws_calls(url: str, hello: dict[str, Any], *requests: tuple[str, Any]) -> list[dict[str, Any]]:
+    """Sign in with `hello`, send each (op, args) request in turn: the server's answers."""
+    answers = []
+    with connect(url.replace("http://", "ws://") + "/ws") as ws:
+        ws.send(orjson.dumps(hello).decode())
+        assert orjson.loads(ws.recv(timeout=10))["type"] == "welcome"
+        for ident, (op, args) in enumerate(requests, 1):
+            ws.send(orjson.dumps({"id": ident, "op": op, "args": args}).decode())
+            while (answer := orjson.loads(ws.recv(timeout=10))).get("id") != ident:
+                pass                                            # a change hint
+            answers.append(answer)
+    return answers
+
+
+def test_a_client_submits_and_reads_tasks_on_the_websocket(creds: Creds) -> None:
+    key = {"type": "hello", "api_key": creds.keys["a"]}
+    item = {"id": "ws-1", "name": "remote.double", "args": [4]}
+    submitted, again, read, waited = ws_calls(
+        creds.url, key, ("submit", {"namespace": "team-a", "body": {"tasks": [item]}}),
+        ("submit", {"namespace": "team-a", "body": {"tasks": [item]}}),
+        ("get_task", {"namespace": "team-a", "task_id": "ws-1"}),
+        ("get_task", {"namespace": "team-a", "task_id": "ws-1", "wait": 0.2}))
+
+    assert submitted["result"] == [{"task_id": "ws-1", "created": True}]
+    assert again["result"] == [{"task_id": "ws-1", "created": False}]      # the id decides duplicates
+    assert (read["result"]["id"], read["result"]["status"], read["result"]["args"]) == ("ws-1", "pending", [4])
+    assert waited["result"]["status"] == "pending"                         # the wait ran out
+
+
+def test_each_bad_client_request_on_the_websocket_gets_its_error_and_stores_nothing(creds: Creds) -> None:
+    key = {"type": "hello", "api_key": creds.keys["a"]}
+    answers = ws_calls(
+        creds.url, key,
+        ("submit", {"namespace": "team-a", "body": {"tasks": []}}),
+        ("submit", {"namespace": "team-a", "body": {"tasks": [{"id": "bad-1", "name": "x", "colour": "red"}]}}),
+        ("submit", {"namespace": "team-a", "body": "not an object"}),
+        ("submit", {"namespace": "team-a", "body": {"tasks": [{"id": "bad-2", "name": "not a name!"}]}}),
+        ("submit", {"namespace": "team-b", "body": {"tasks": [{"id": "bad-3", "name": "remote.double"}]}}),
+        ("submit", {"namespace": "team-a", "body": {"tasks": [
+            {"id": "bad-4", "name": "remote.double"},
+            {"id": "bad-5", "name": "remote.double", "namespace": "team-b"}]}}),
+        ("get_task", {"namespace": "team-a", "task_id": "nope"}),
+        ("get_task", {"namespace": "team-a", "task_id": "bad-4", "wait": 61}),
+        ("get_task", {"namespace": "team-a", "task_id": ""}),
+        ("get_task", {"namespace": "team-b", "task_id": "bad-4"}))
+    errors = [(a["error"]["type"], a["error"]["message"]) for a in answers]
+
+    assert errors[0] == ("WireError", "invalid submission: tasks: List should have at least 1 item after validation, "
+                                      "not 0")
+    assert errors[1] == ("WireError", "invalid submission: tasks.0.colour: Extra inputs are not permitted")
+    assert errors[2][0] == "WireError" and errors[2][1].startswith("invalid submission: ")
+    assert errors[3][0] == "ConfigurationError" and "invalid task name 'not a name!'" in errors[3][1]
+    assert errors[4] == errors[5] == ("NamespaceNotFound", "no namespace 'team-b'")
+    assert errors[6] == ("TaskNotFoundError", "no task with id 'nope'")
+    assert errors[7] == ("WireError", "wait must be a number of seconds in [0, 60], got 61")
+    assert errors[8] == ("WireError", "task_id must be a non-empty string of at most 500 characters")
+    assert errors[9] == ("NamespaceNotFound", "no namespace 'team-b'")
+    # nothing of the refused batches was stored
+    reads = [("get_task", {"namespace": "team-a", "task_id": f"bad-{i}"}) for i in range(1, 6)]
+    found = ws_calls(creds.url, key, *reads)
+    assert {a["error"]["type"] for a in found} == {"TaskNotFoundError"}
+
+
+def test_a_worker_credential_cannot_submit_or_read_on_the_websocket(creds: Creds) -> None:
+    answers = ws_calls(creds.url, creds.hello("wa"),
+                       ("submit", {"namespace": "team-a", "body": {"tasks": [{"name": "remote.double"}]}}),
+                       ("get_task", {"namespace": "team-a", "task_id": "x"}))
+
+    assert [(a["error"]["type"], a["error"]["message"]) for a in answers] == [
+        ("PermissionDenied", "a worker credential cannot submit or read tasks: use a client API key")] * 2
+
+
 async def test_a_worker_with_a_wrong_secret_fails_at_start_with_the_reason(creds: Creds) -> None:
     worker = Worker(creds.url, tasks=[double], namespace="team-a", worker_id="wa", worker_token="tdw_wrong",
                     settings=FAST)

@@ -156,7 +156,10 @@ class ClaimedTask:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClaimBatch:
-    """The result of a claim: the tasks, and when the next delayed task becomes due."""
+    """The result of a claim: the tasks, and when the next delayed task becomes due.
+
+    `next_due` is known when the claim took fewer tasks than it asked for (all there was).
+    """
 
     tasks: list[ClaimedTask]
     next_due: float | None = None

@@ -132,7 +132,7 @@ class Worker:
         self._executor = Executor(mode=mode, threads=concurrency, start_method=start_method)
         self._running: dict[str, _Running] = {}
         self._reserved = 0      # slots promised to tasks a write in flight may lease to this worker
-        self._found_nothing: tuple[int, float, float | None] | None = None   # (work token, recheck at, next due)
+        self._took_all: tuple[int, float, float | None] | None = None   # (work token, recheck at, next due)
         self._outbox: list[Outcome] = []
         self._progress: dict[str, Progress] = {}
         self._extend: dict[str, float | None] = {}
@@ -277,21 +277,22 @@ class Worker:
             if isinstance(failure, BaseException):
                 raise failure
         assert isinstance(flushed, int) and (batch is None or isinstance(batch, ClaimBatch))
-        if batch is not None:
-            self._found_nothing = (token, now + self.settings.poll_seconds, batch.next_due) if not batch.tasks else None
-        next_due = batch.next_due if batch else (self._found_nothing[2] if self._found_nothing else None)
+        if batch is not None:   # fewer than asked: the claim took all there was, ask again on a change
+            self._took_all = ((token, now + self.settings.poll_seconds, batch.next_due)
+                                   if len(batch.tasks) < free else None)
+        next_due = batch.next_due if batch else (self._took_all[2] if self._took_all else None)
         return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed, next_due=next_due, asked=free)
 
     def _may_have_work(self, now: float) -> bool:
-        """False when the last claim found nothing and nothing has changed since: no need to ask again.
+        """False when the last claim took all there was and nothing has changed since: no need to ask again.
 
         Work appears by a change hint (new, retried, released or recovered tasks), by a delayed task
         falling due, or unseen (a session freed by its owner's lease running out): the poll interval
         bounds how long that last kind waits.
         """
-        if self._found_nothing is None:
+        if self._took_all is None:
             return True
-        token, recheck_at, next_due = self._found_nothing
+        token, recheck_at, next_due = self._took_all
         return (self.storage.change_token(WORK) != token or now >= recheck_at
                 or (next_due is not None and self.clock.now() >= next_due))
 

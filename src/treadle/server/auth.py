@@ -51,6 +51,11 @@ class Principal:
         """Whether this caller may lease and finish tasks."""
         return self.kind in ("worker", "anyone")
 
+    @property
+    def may_submit(self) -> bool:
+        """Whether this caller may submit and read tasks (an API key, as on the REST API)."""
+        return self.kind in ("client", "anyone")
+
 
 ANYONE = Principal("anyone", "anonymous", None)
 
@@ -95,8 +100,8 @@ class Authenticator:
 
     async def worker(self, worker_id: Any, timestamp: Any, nonce: Any, signature: Any) -> Principal:
         """The worker a signed handshake proves; `AuthenticationError` with the reason otherwise."""
-        if self.settings.insecure:
-            return Principal("worker", str(worker_id or "anonymous"), None)
+        if self.settings.insecure:      # anyone may do anything, as on the REST API
+            return Principal("anyone", str(worker_id or "anonymous"), None)
         if not all(isinstance(v, str) and v for v in (worker_id, nonce, signature)) \
                 or not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
             raise AuthenticationError("a worker handshake needs worker_id, timestamp, nonce and signature")

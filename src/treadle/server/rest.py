@@ -6,7 +6,6 @@ is the credential's, and calls the same storage verb a local client would.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -14,11 +13,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from ..core.records import InstanceInfo, TaskInfo
 from ..core.routing import validate_name
 from ..core.states import TaskStatus
-from ..errors import InstanceNotFoundError, TaskNotFoundError
-from ..storage.changes import TASKS
+from ..errors import InstanceNotFoundError
 from ..storage.wire import dump_events
 from ..workflow import history as h
 from ..workflow_client import check_text
+from . import submissions
 from .auth import Principal
 from .schemas import (
     Count,
@@ -33,7 +32,6 @@ from .schemas import (
     TerminateRequest,
     WorkerView,
 )
-from .submissions import to_new_task
 
 if TYPE_CHECKING:
     from .app import ServerState
@@ -58,15 +56,7 @@ router = APIRouter(prefix="/v1/namespaces/{namespace}")
 @router.post("/tasks", response_model=SubmitResponse, status_code=201, tags=["tasks"])
 async def submit(namespace: NamespacePath, body: SubmitRequest, request: Request, who: Caller) -> SubmitResponse:
     """Enqueue tasks in one transaction (all or none); an existing idempotency key returns its task."""
-    state = _state(request)
-    ns = who.scope(namespace)
-    targets = [who.scope(item.namespace or ns) for item in body.tasks]     # every item's, before anything else
-    tasks = [to_new_task(item, target, state.registry, strict_names=state.strict_names)
-             for item, target in zip(body.tasks, targets, strict=True)]
-    stored = await state.storage.enqueue(tasks)
-    for task, e in zip(tasks, stored, strict=True):
-        if e.created:
-            state.metrics.submitted.labels(task.name).inc()
+    stored = await submissions.submit(_state(request), who, namespace, body)
     return SubmitResponse(tasks=[Submitted(task_id=e.task_id, created=e.created) for e in stored])
 
 
@@ -91,18 +81,7 @@ async def get_task(namespace: NamespacePath, task_id: IdPath, request: Request, 
                        "Seconds to wait for the task to finish before answering (a long poll); "
                        "the answer comes as soon as it finishes."))] = 0) -> TaskInfo:
     """One task: status, result or error, progress, attempts."""
-    storage = _state(request).storage
-    ns = who.scope(namespace)
-    deadline = time.monotonic() + wait
-    while True:
-        token = storage.change_token(TASKS)
-        info = await storage.get(ns, task_id)
-        if info is None:
-            raise TaskNotFoundError(task_id)
-        remaining = deadline - time.monotonic()
-        if info.status.is_terminal or remaining <= 0:
-            return info
-        await storage.wait_for_change(token, remaining, TASKS)
+    return await submissions.read_task(_state(request).storage, who.scope(namespace), task_id, wait)
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskInfo, tags=["tasks"])

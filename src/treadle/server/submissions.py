@@ -1,19 +1,29 @@
-"""Turning a REST submission into a stored task, with every check a local `Client` would make.
+"""Submitting and reading tasks for a remote client, over REST or the WebSocket alike.
 
 The server checks what it can know: names, namespaces, retry policies, and, for the tasks
 imported with `--tasks`, the arguments against the task's own model; a submission that fails
-any check is refused whole, before anything is stored.
+any check is refused whole, before anything is stored. Both transports call these functions,
+so a submission gets the same checks and the same answer whichever way it arrives.
 """
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Any
+
 from ..core.ids import new_id
-from ..core.records import NewTask
+from ..core.records import NewTask, TaskInfo
 from ..core.registry import Registry
 from ..core.retry import DEFAULT_POLICY, RetryPolicy
 from ..core.routing import validate_name
-from ..errors import ConfigurationError, UnknownTaskError
-from .schemas import TaskSubmission
+from ..errors import ConfigurationError, TaskNotFoundError, UnknownTaskError
+from ..storage.base import Enqueued, Storage
+from ..storage.changes import TASKS
+from .auth import Principal
+from .schemas import SubmitRequest, TaskSubmission
+
+if TYPE_CHECKING:
+    from .app import ServerState
 
 
 def _policy(item: TaskSubmission, default: RetryPolicy) -> RetryPolicy:
@@ -52,3 +62,30 @@ def to_new_task(item: TaskSubmission, namespace: str, registry: Registry, *, str
                    priority=priority, delay_seconds=item.delay_seconds, run_at=item.run_at,
                    timeout_seconds=timeout, retry_policy=policy.to_dict(), max_attempts=policy.max_attempts,
                    idempotency_key=item.idempotency_key, metadata=item.metadata)
+
+
+async def submit(state: ServerState, who: Principal, namespace: Any, body: SubmitRequest) -> list[Enqueued]:
+    """Store `body`'s tasks in one transaction, each in the namespace its credential may use."""
+    ns = who.scope(namespace)
+    targets = [who.scope(item.namespace or ns) for item in body.tasks]     # every item's, before anything else
+    tasks = [to_new_task(item, target, state.registry, strict_names=state.strict_names)
+             for item, target in zip(body.tasks, targets, strict=True)]
+    stored = await state.storage.enqueue(tasks)
+    for task, e in zip(tasks, stored, strict=True):
+        if e.created:
+            state.metrics.submitted.labels(task.name).inc()
+    return stored
+
+
+async def read_task(storage: Storage, namespace: str, task_id: str, wait: float) -> TaskInfo:
+    """The task, once finished or after `wait` seconds (a long poll), whichever comes first."""
+    deadline = time.monotonic() + wait
+    while True:
+        token = storage.change_token(TASKS)
+        info = await storage.get(namespace, task_id)
+        if info is None:
+            raise TaskNotFoundError(task_id)
+        remaining = deadline - time.monotonic()
+        if info.status.is_terminal or remaining <= 0:
+            return info
+        await storage.wait_for_change(token, remaining, TASKS)

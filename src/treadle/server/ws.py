@@ -5,9 +5,11 @@ Protocol (JSON text frames):
 
 * the peer opens with `{"type": "hello", ...}`: a worker signs it (`worker_id`, `timestamp`,
   `nonce`, `signature`, see `treadle.core.signing`) and may add `resource_info`; a client
-  sends `api_key` (it may only listen to hints). `subscribe` names the kinds of change to
-  hear about (`w` work, `t` tasks, `i` instances). The server answers `{"type": "welcome"}`,
-  or `{"type": "refused", "reason": ...}` and closes with code 4401.
+  sends `api_key`. A client may submit and read tasks here (`submit`, `get_task`, the same
+  checks as the REST routes, with less overhead per request); the other ops are for workers.
+  `subscribe` names the kinds of change to hear about (`w` work, `t` tasks, `i` instances).
+  The server answers `{"type": "welcome"}`, or `{"type": "refused", "reason": ...}` and
+  closes with code 4401.
 * requests are `{"id": n, "op": "claim", "args": {...}}`, answered by `{"id": n, "result": ...}`
   or `{"id": n, "error": {"type": ..., "message": ...}}`, in any order (they run concurrently).
 * hints are `{"type": "changed", "kinds": "wt"}`.
@@ -29,8 +31,10 @@ from ..core.routing import parse_patterns
 from ..errors import AuthenticationError, ConfigurationError, TreadleError
 from ..storage import wire
 from ..storage.changes import ALL
+from . import submissions
 from .auth import PermissionDenied, Principal
 from .hub import Connection
+from .schemas import SubmitRequest
 
 if TYPE_CHECKING:
     from .app import ServerState
@@ -165,7 +169,29 @@ async def _wf_commit(state: ServerState, conn: Connection, args: dict[str, Any])
     return {"committed": committed, "claimed": []}
 
 
+def _client(conn: Connection) -> Principal:
+    if not conn.principal.may_submit:
+        raise PermissionDenied("a worker credential cannot submit or read tasks: use a client API key")
+    return conn.principal
+
+
+async def _submit(state: ServerState, conn: Connection, args: dict[str, Any]) -> Any:
+    who = _client(conn)
+    body: SubmitRequest = wire.load(SubmitRequest, args.get("body"), "submission")
+    stored = await submissions.submit(state, who, args.get("namespace"), body)
+    return [{"task_id": e.task_id, "created": e.created} for e in stored]
+
+
+async def _get_task(state: ServerState, conn: Connection, args: dict[str, Any]) -> Any:
+    ns = _client(conn).scope(args.get("namespace"))
+    wait = args.get("wait", 0)
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 60:
+        raise wire.WireError(f"wait must be a number of seconds in [0, 60], got {wait!r}")
+    return wire.dump(await submissions.read_task(state.storage, ns, _text(args, "task_id"), float(wait)))
+
+
 OPS: dict[str, Op] = {
+    "submit": _submit, "get_task": _get_task,
     "claim": _claim, "claim_task": _claim_task, "renew": _renew, "finish": _finish, "set_progress": _progress,
     "release": _release, "reap_expired": _reap, "renew_sessions": _renew_sessions, "drop_sessions": _drop_sessions,
     "wf_load": _wf_load, "wf_commit": _wf_commit,

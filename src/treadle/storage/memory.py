@@ -38,7 +38,7 @@ from ..core.routing import Pattern, matches_any
 from ..core.states import TaskStatus
 from ..errors import InvalidStateError, TaskNotFoundError
 from .base import Enqueued
-from .changes import ChangeCounter
+from .changes import ALL, TASKS, ChangeCounter
 
 
 @dataclass(slots=True)
@@ -96,8 +96,8 @@ class MemoryStorage:
     async def close(self) -> None:
         """Nothing to release; the data stays with the object."""
 
-    def _changed(self) -> None:
-        self._changes.bump()
+    def _changed(self, kinds: str = ALL) -> None:
+        self._changes.bump(kinds)
 
     async def enqueue(self, tasks: Sequence[NewTask]) -> list[Enqueued]:
         """Store tasks, honouring idempotency keys."""
@@ -140,7 +140,7 @@ class MemoryStorage:
                      and r.status is TaskStatus.PENDING and r.run_after > now
                      and matches_any(tuple(patterns), r.task.name)]
         if claimed:
-            self._changed()
+            self._changed(TASKS)     # running now; no work appeared
         return ClaimBatch(tasks=claimed, next_due=min(later) if later and len(claimed) < limit else None)
 
     async def claim_task(self, namespace: str, task_id: str, worker_id: str, lease_seconds: float) -> ClaimBatch:
@@ -152,7 +152,7 @@ class MemoryStorage:
                     or row.run_after > now:
                 return ClaimBatch(tasks=[])
             claimed = self._lease(row, worker_id, now, lease_seconds)
-        self._changed()
+        self._changed(TASKS)
         return ClaimBatch(tasks=[claimed])
 
     @staticmethod

@@ -347,10 +347,11 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
 
         async def op(conn: Conn) -> ClaimBatch:
             rows = await (await conn.execute(Q["claim"], params)).fetchall()
+            took_all = len(rows) < limit
             rows = await self._own_sessions(conn, rows, params)
             tasks = [claimed_from_row(r, as_value) for r in rows]
             next_due = None
-            if not tasks:      # a worker that got work comes back soon; an idle one needs the due time
+            if took_all:       # a full batch comes back at once; a worker that took all there was waits
                 due = await (await conn.execute(Q["next_due"], params)).fetchone()
                 next_due = due["min"] if due else None
             return ClaimBatch(tasks=tasks, next_due=next_due)

@@ -1,13 +1,16 @@
 """The remote backend: the storage contract spoken to a treadle server (`http://host:52710`).
 
-Client verbs (submit, read, cancel, orchestrations, admin) go over the REST API with a bearer
-API key. Worker verbs (claim, heartbeat, progress, finish) go over one WebSocket per event
-loop, signed with the worker's secret, and the same socket brings change hints, so idle
-workers and waiting clients wake when something happens, with no polling. When the socket
-drops, calls fail with `StorageError` (the worker keeps its results and retries them) while
-the link reconnects with backoff; after `max_reconnect_attempts` (-1: never give up) it
-raises `ConnectionLostError`. Hints are bumped on every reconnect, since some may have been
-missed: waiters re-read the server, which is the truth.
+A client submits and reads tasks, the verbs of every round trip, over one WebSocket per event
+loop (a frame costs far less than an HTTP request); its rarer verbs (cancel, orchestrations,
+admin) use the REST API with a bearer API key. A worker signs its socket with its secret and
+claims, heartbeats and finishes over it (with an API key too, it submits over REST). The
+socket also brings change hints, so idle workers and waiting clients wake when something
+happens, with no polling. Submitting and reading are sent again when the socket drops (ids
+are chosen client-side, so a repeat creates nothing); other calls fail with `StorageError`
+(the worker keeps its results and retries them) while the link reconnects with backoff;
+after `max_reconnect_attempts` (-1: never give up) it raises `ConnectionLostError`. Hints
+are bumped on every reconnect, since some may have been missed: waiters re-read the server,
+which is the truth.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from ..errors import (
 from ..workflow import history as h
 from . import wire
 from .base import Enqueued
-from .changes import ALL, ChangeCounter
+from .changes import ALL, INSTANCES, TASKS, ChangeCounter
 from .wf_steps import DecisionCommit, LoadedInstance
 
 logger = logging.getLogger("treadle.remote")
@@ -60,6 +63,7 @@ REFUSED = 4401
 _MAX_BACKOFF_SECONDS = 30.0
 _OPEN_WAIT_SECONDS = 5.0
 _READY_WAIT_SECONDS = 2.0
+_CALL_ATTEMPTS = 3
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -98,7 +102,9 @@ class _Link:
 
     async def _hello(self, ws: Any) -> None:
         o = self.owner
-        hello: dict[str, Any] = {"type": "hello", "subscribe": ALL, "resource_info": o.resource_info}
+        # a client waits for tasks and instances; only a worker needs to hear of new work
+        kinds = ALL if o.worker_id is not None else TASKS + INSTANCES
+        hello: dict[str, Any] = {"type": "hello", "subscribe": kinds, "resource_info": o.resource_info}
         if o.worker_id is not None and o.worker_token is not None:
             ts, nonce = time.time(), signing.new_nonce()
             hello |= {"worker_id": o.worker_id, "timestamp": ts, "nonce": nonce,
@@ -187,8 +193,8 @@ class _Link:
         if not self.first.done():
             self.first.set_exception(exc)
 
-    async def call(self, op: str, args: dict[str, Any]) -> Any:
-        timeout = self.owner.request_timeout
+    async def call(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
+        timeout = self.owner.request_timeout if timeout is None else timeout
         if not self.ready.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), min(timeout, _READY_WAIT_SECONDS))
@@ -298,6 +304,19 @@ class RemoteStorage:
     async def _rpc(self, op: str, args: dict[str, Any]) -> Any:
         return await self._link().call(op, args)
 
+    async def _rpc_again(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
+        """An idempotent request (ids are chosen client-side), sent again when the connection drops."""
+        for attempt in range(_CALL_ATTEMPTS):
+            try:
+                return await self._link().call(op, args, timeout)
+            except (AuthenticationError, ConnectionLostError):
+                raise
+            except StorageError:
+                if attempt == _CALL_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.1 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
     async def _request(self, method: str, path: str, *, json: Any = None, params: Any = None,
                        missing: BaseException | None = None, timeout: float | None = None) -> Any:
         import httpx
@@ -331,7 +350,7 @@ class RemoteStorage:
     # ------------------------------------------------------------------ client verbs (REST)
 
     async def enqueue(self, tasks: Sequence[NewTask]) -> list[Enqueued]:
-        """Submit tasks in one request (one transaction on the server)."""
+        """Submit tasks in one request (one transaction on the server), over the WebSocket."""
         if not tasks:
             return []
         if any(t.wf_instance is not None or t.session_id is not None for t in tasks):
@@ -341,25 +360,36 @@ class RemoteStorage:
                            "timeout_seconds": t.timeout_seconds, "retry_policy": t.retry_policy or None,
                            "max_attempts": t.max_attempts, "idempotency_key": t.idempotency_key,
                            "metadata": t.metadata} for t in tasks]}
-        out = await self._request("POST", f"{self._ns(tasks[0].namespace)}/tasks", json=body)
-        return [Enqueued(e["task_id"], bool(e["created"])) for e in out["tasks"]]
+        if self._speaks_as_client:
+            out = await self._rpc_again("submit", {"namespace": tasks[0].namespace, "body": body})
+        else:
+            out = (await self._request("POST", f"{self._ns(tasks[0].namespace)}/tasks", json=body))["tasks"]
+        return [Enqueued(e["task_id"], bool(e["created"])) for e in out]
 
     async def get(self, namespace: str, task_id: str) -> TaskInfo | None:
         """One task, or None."""
         try:
-            data = await self._request("GET", f"{self._ns(namespace)}/tasks/{quote(task_id, safe='')}",
-                                       missing=TaskNotFoundError(task_id))
+            return await self.wait_finished(namespace, task_id, 0.0)
         except TaskNotFoundError:
             return None
-        return wire.load(TaskInfo, data, "task")
 
     async def wait_finished(self, namespace: str, task_id: str, timeout: float) -> TaskInfo:
         """The task once it has finished, or as it is after `timeout` seconds (one long-poll request)."""
         timeout = max(0.0, min(timeout, 60.0))
-        data = await self._request("GET", f"{self._ns(namespace)}/tasks/{quote(task_id, safe='')}",
-                                   params={"wait": timeout}, missing=TaskNotFoundError(task_id),
-                                   timeout=timeout + self.request_timeout)
+        if self._speaks_as_client:
+            data = await self._rpc_again("get_task", {"namespace": namespace, "task_id": task_id, "wait": timeout},
+                                         timeout + self.request_timeout)
+        else:
+            data = await self._request("GET", f"{self._ns(namespace)}/tasks/{quote(task_id, safe='')}",
+                                       params={"wait": timeout}, missing=TaskNotFoundError(task_id),
+                                       timeout=timeout + self.request_timeout)
         return wire.load(TaskInfo, data, "task")
+
+    @property
+    def _speaks_as_client(self) -> bool:
+        """Whether the WebSocket signs in as a client, which may submit and read on it; a worker's
+        socket may not, so a worker that also holds an API key submits and reads over REST."""
+        return self.worker_id is None
 
     async def list(self, namespace: str, query: TaskQuery) -> list[TaskInfo]:
         """Tasks matching `query`, newest first."""

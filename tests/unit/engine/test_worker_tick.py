@@ -185,3 +185,34 @@ async def test_a_failed_flush_still_starts_what_the_same_tick_claimed() -> None:
     await worker.tick(now=0.3)
     results = [await store.get("default", i) for i in (first, second)]
     assert [(r.status, r.result) for r in results if r] == [(TaskStatus.SUCCEEDED, 2), (TaskStatus.SUCCEEDED, 4)]
+
+
+class CountingStorage(MemoryStorage):
+    """The in-memory backend, counting claims."""
+
+    claims = 0
+
+    async def claim(self, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.claims += 1
+        return await super().claim(**kwargs)
+
+
+async def test_after_taking_all_there_was_a_worker_claims_again_only_on_a_change_or_the_poll() -> None:
+    clock = FrozenClock()
+    store = CountingStorage(clock=clock)
+    worker = Worker(store, tasks=[add], concurrency=4, settings=SETTINGS, clock=clock)
+    await enqueue(store, "tick.add", 1, 1)
+
+    assert (await worker.tick(now=0.0)).claimed == 1          # 1 of 4 slots: all there was
+    await settle()
+    assert (await worker.tick(now=0.1)).finished == 1
+    assert store.claims == 1                                   # finishing it announced no new work
+
+    await enqueue(store, "tick.add", 2, 2)
+    assert (await worker.tick(now=0.2)).claimed == 1
+    assert store.claims == 2
+    await settle()
+    await worker.tick(now=0.3)
+    assert store.claims == 2
+    await worker.tick(now=0.3 + SETTINGS.poll_seconds)         # the fallback poll asks again anyway
+    assert store.claims == 3
