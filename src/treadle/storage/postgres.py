@@ -346,15 +346,16 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                   **_name_params(patterns)}
 
         async def op(conn: Conn) -> ClaimBatch:
-            rows = await (await conn.execute(Q["claim"], params)).fetchall()
-            took_all = len(rows) < limit
+            # One round trip: when the next delayed task is due does not depend on what the claim took.
+            async with conn.pipeline():
+                claim = await conn.execute(Q["claim"], params)
+                due_at = await conn.execute(Q["next_due"], params)
+                rows = await claim.fetchall()
+                due = await due_at.fetchone()
+            took_all = len(rows) < limit       # a worker that took all there was waits until next_due
             rows = await self._own_sessions(conn, rows, params)
             tasks = [claimed_from_row(r, as_value) for r in rows]
-            next_due = None
-            if took_all:       # a full batch comes back at once; a worker that took all there was waits
-                due = await (await conn.execute(Q["next_due"], params)).fetchone()
-                next_due = due["min"] if due else None
-            return ClaimBatch(tasks=tasks, next_due=next_due)
+            return ClaimBatch(tasks=tasks, next_due=due["min"] if due and took_all else None)
 
         return await self._run(op, durable=False)
 
