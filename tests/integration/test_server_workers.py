@@ -347,3 +347,29 @@ async def test_two_servers_on_one_postgresql_serve_the_same_data(pg_url: str) ->
         await asyncio.wait_for(running, 20)
         for server in servers:
             server.stop()
+
+
+async def test_a_client_carries_on_after_the_server_restarts(creds: Creds) -> None:
+    worker = Worker(creds.url, tasks=[double], namespace="team-a", worker_id="wa", worker_token=creds.secrets["wa"],
+                    settings=FAST, reconnect_interval=0.05)
+    running = asyncio.create_task(worker.run())
+    try:
+        async with AsyncClient(creds.url, namespace="team-a", api_key=creds.keys["a"]) as client:
+            assert (await (await client.submit_task(double, [1]).submit()).wait(timeout=20)).value == 2
+            # When the server goes away and comes back on the same port
+            port = creds.server.port
+            creds.server.stop()
+            restarted = LiveServer(open_storage(creds.store.url), ServerSettings(), port=port).start()
+            try:
+                # Then the same client's next submit and wait go through once its socket is back
+                handle = await client.submit_task(double, [21]).submit()
+                assert (await handle.wait(timeout=20)).value == 42
+                assert [i.id for i in await client.list(limit=10)].count(handle.id) == 1
+            finally:
+                worker.stop()
+                await asyncio.wait_for(running, 20)
+                restarted.stop()
+    finally:
+        if not running.done():
+            worker.stop(hurry=True)
+            await asyncio.wait_for(running, 20)

@@ -66,6 +66,10 @@ _READY_WAIT_SECONDS = 2.0
 _CALL_ATTEMPTS = 3
 
 
+class LinkDown(StorageError):
+    """The request may not have reached the server, or its answer was lost: the socket dropped."""
+
+
 def split_url(url: str) -> tuple[str, str]:
     """(http base, WebSocket URL) of a server URL given as http(s)://host:port or ws(s)://host:port/ws."""
     parts = urlsplit(url)
@@ -143,14 +147,14 @@ class _Link:
                 self._give_up(exc)
                 return
             except asyncio.CancelledError:
-                self._lost(StorageError("the connection to the server was closed"))
+                self._lost(LinkDown("the connection to the server was closed"))
                 raise
             except Exception as exc:
                 logger.debug("connection to %s failed: %s", o.ws_url, exc)
                 if getattr(exc, "rcvd", None) is not None and exc.rcvd.code == REFUSED:  # type: ignore[attr-defined]
                     self._give_up(AuthenticationError(f"the server closed the connection: {exc.rcvd.reason}"))  # type: ignore[attr-defined]
                     return
-            self._lost(StorageError(f"the connection to the treadle server at {o.ws_url} was lost"))
+            self._lost(LinkDown(f"the connection to the treadle server at {o.ws_url} was lost"))
             if self.closing:
                 return
             attempts += 1
@@ -202,7 +206,7 @@ class _Link:
             raise self.failure
         ws = self.ws
         if ws is None:
-            raise StorageError(f"not connected to the treadle server at {self.owner.ws_url}")
+            raise LinkDown(f"not connected to the treadle server at {self.owner.ws_url}")
         self.next_id += 1
         ident = self.next_id
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -215,7 +219,7 @@ class _Link:
         except TreadleError:
             raise                   # the server's answer, or the link's own failure
         except Exception as exc:
-            raise StorageError(f"the connection to the treadle server failed: {exc}") from exc
+            raise LinkDown(f"the connection to the treadle server failed: {exc}") from exc
         finally:
             self.pending.pop(ident, None)
 
@@ -309,9 +313,7 @@ class RemoteStorage:
         for attempt in range(_CALL_ATTEMPTS):
             try:
                 return await self._link().call(op, args, timeout)
-            except (AuthenticationError, ConnectionLostError):
-                raise
-            except StorageError:
+            except LinkDown:
                 if attempt == _CALL_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.1 * 2 ** attempt)
