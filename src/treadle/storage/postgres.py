@@ -5,8 +5,9 @@
   (`unnest` of arrays); every lease-guarded write is a compare-and-set on token and attempt.
 - Time is the database's clock (`treadle_now()`), so leases expire by one clock whichever
   machine the workers run on. Tests freeze it per session with `treadle.now`.
-- State changes `NOTIFY` a channel per schema in the same transaction; a `PgListener` thread
-  turns them into change hints. Polls and the lease sweep remain the source of truth.
+- State changes `NOTIFY`, in the same transaction, a channel per schema and kind of change; a
+  `PgListener` thread turns those its process waits for into change hints. Polls and the lease
+  sweep remain the source of truth.
 - A connection error (the server restarting, a network blip) is retried with backoff for up
   to `retry_seconds`: every write is idempotent (tasks are inserted under the id the client
   chose, leases are compare-and-set), so a retry after an ambiguous commit cannot duplicate.
@@ -56,8 +57,8 @@ from ..errors import ConfigurationError, InvalidStateError, StorageError, TaskNo
 from . import wf_steps as wf
 from .auth_store import SqlAuthStore
 from .base import Enqueued
-from .changes import TASKS, WORK, ChangeCounter
-from .postgres_listen import PgListener
+from .changes import ALL, TASKS, WORK, ChangeCounter
+from .postgres_listen import PgListener, channel_name
 from .rows import as_value, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
 from .wf_store import SqlWorkflowStore
@@ -180,12 +181,12 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         self.schema = schema
         self.clock = clock
         self._conninfo = conninfo
-        self._channel = f"treadle_{schema}"
+        self._channels = {kind: channel_name(schema, kind) for kind in ALL}
         self._origin = new_token()[:12]     # names this storage's notifications, so its listener skips them
         self._kwargs: dict[str, Any] = {"options": f"-c search_path={schema}"}
         self._pools: dict[tuple[asyncio.AbstractEventLoop, bool], AsyncConnectionPool[Conn]] = {}
         self._counter = ChangeCounter()
-        self._listener = PgListener(conninfo, self._channel, self._counter, self._kwargs, self._origin)
+        self._listener = PgListener(conninfo, schema, self._counter, self._kwargs, self._origin)
         self._migrated = False
 
     # ------------------------------------------------------------------ connections
@@ -262,11 +263,9 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         `_run` wakes this process's own waiters after the commit. Nothing to tell, nothing sent.
         """
         if kinds:
-            await conn.execute("SELECT pg_notify(%s, %s)", [self._channel, self._payload(kinds)])
+            channels = [self._channels[k] for k in sorted(set(kinds))]
+            await conn.execute("SELECT pg_notify(c, %s) FROM unnest(%s::text[]) AS c", [self._origin, channels])
             _notified.set(_notified.get() + "".join(kinds))
-
-    def _payload(self, kinds: set[str] | str) -> str:
-        return f"{self._origin}:{''.join(sorted(kinds))}"
 
     async def open(self) -> None:
         """Connect, then create or migrate the schema (serialised by an advisory lock)."""
@@ -315,7 +314,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                    "delay": t.delay_seconds, "max_attempts": t.max_attempts,
                    "retry_policy": serde.dumps(t.retry_policy), "timeout_seconds": t.timeout_seconds,
                    "idempotency_key": t.idempotency_key, "metadata": serde.dumps(t.metadata),
-                   "channel": self._channel, "payload": self._payload(WORK)} for t in tasks]
+                   "channel": self._channels[WORK], "payload": self._origin} for t in tasks]
 
         async def op(conn: Conn) -> list[Enqueued]:
             if len(params) == 1:
@@ -346,16 +345,13 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                   **_name_params(patterns)}
 
         async def op(conn: Conn) -> ClaimBatch:
-            # One round trip: when the next delayed task is due does not depend on what the claim took.
-            async with conn.pipeline():
-                claim = await conn.execute(Q["claim"], params)
-                due_at = await conn.execute(Q["next_due"], params)
-                rows = await claim.fetchall()
-                due = await due_at.fetchone()
+            rows = await (await conn.execute(Q["claim"], params)).fetchall()
+            next_due = rows[0]["next_due"] if rows else None
+            rows = [r for r in rows if r["id"] is not None]
             took_all = len(rows) < limit       # a worker that took all there was waits until next_due
             rows = await self._own_sessions(conn, rows, params)
             tasks = [claimed_from_row(r, as_value) for r in rows]
-            return ClaimBatch(tasks=tasks, next_due=due["min"] if due and took_all else None)
+            return ClaimBatch(tasks=tasks, next_due=next_due if took_all else None)
 
         return await self._run(op, durable=False)
 
@@ -423,7 +419,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         """Record outcomes: successes in one statement (the common case: one commit), the rest beside them."""
         wins = [o for o in outcomes if isinstance(o, Succeeded)]
         params = {**_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins],
-                  "channel": self._channel, "payload": self._payload(TASKS)}
+                  "channel": self._channels[TASKS], "payload": self._origin}
         kinds: set[str] = set()
 
         async def succeed(conn: Conn) -> set[tuple[str, str]]:
@@ -607,5 +603,5 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
 
     async def wait_for_change(self, since: int, timeout: float, kind: str) -> int:
         """Wait for a notification of `kind` after `since`."""
-        self._listener.ensure_started()
+        self._listener.want(kind)
         return await self._counter.wait(since, timeout, kind)

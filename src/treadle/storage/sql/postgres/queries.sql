@@ -23,6 +23,8 @@ ORDER BY (id = %(id)s) DESC
 LIMIT 1;
 
 -- name: claim
+-- Lease up to `limit` due tasks and tell when the next delayed one is due, in one round trip: a row
+-- per claimed task, each with `next_due`; with nothing claimed, one row of NULLs but `next_due`.
 WITH picked AS (
     SELECT seq FROM tasks
     WHERE namespace = %(namespace)s AND status = 'pending' AND run_after <= treadle_now()
@@ -33,15 +35,21 @@ WITH picked AS (
     ORDER BY priority DESC, run_after, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE tasks t
+    SET status = 'running', attempts = t.attempts + 1, lease_token = replace(gen_random_uuid()::text, '-', ''),
+        lease_expires = treadle_now() + %(lease_seconds)s, worker_id = %(worker_id)s,
+        started_at = treadle_now(), updated_at = treadle_now()
+    FROM picked
+    WHERE t.seq = picked.seq
+    RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
+              t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance, t.session_id
+), due AS (
+    SELECT min(run_after) AS next_due FROM tasks
+    WHERE namespace = %(namespace)s AND status = 'pending' AND run_after > treadle_now()
+      AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))
 )
-UPDATE tasks t
-SET status = 'running', attempts = t.attempts + 1, lease_token = replace(gen_random_uuid()::text, '-', ''),
-    lease_expires = treadle_now() + %(lease_seconds)s, worker_id = %(worker_id)s,
-    started_at = treadle_now(), updated_at = treadle_now()
-FROM picked
-WHERE t.seq = picked.seq
-RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
-          t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance, t.session_id;
+SELECT claimed.*, due.next_due FROM due LEFT JOIN claimed ON true;
 
 -- name: claim_task
 -- One task by id (a runner handed this id), on the same conditions as `claim` but for the name.
@@ -55,11 +63,6 @@ WHERE t.id = %(id)s AND t.namespace = %(namespace)s AND t.status = 'pending' AND
         AND s.worker_id <> %(worker_id)s AND s.lease_expires >= treadle_now()))
 RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempts, t.retry_policy,
           t.timeout_seconds, t.metadata, t.priority, t.lease_token, t.lease_expires, t.wf_instance, t.session_id;
-
--- name: next_due
-SELECT min(run_after) FROM tasks
-WHERE namespace = %(namespace)s AND status = 'pending' AND run_after > treadle_now()
-  AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s));
 
 -- name: renew
 UPDATE tasks t SET lease_expires = greatest(t.lease_expires, treadle_now() + %(lease_seconds)s),
@@ -77,9 +80,9 @@ JOIN unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, t
 WHERE t.lease_expires >= treadle_now();
 
 -- name: succeed
--- pg_notify with the same payload is sent once per transaction, however many rows call it; the payload
--- names the sending storage, whose own listener ignores it (it woke its waiters already), and the kinds
--- of change (`storage/changes.py`).
+-- pg_notify with the same channel and payload is sent once per transaction, however many rows call it;
+-- the channel names the kind of change (`storage/changes.py`), the payload the sending storage, whose
+-- own listener ignores it (it woke its waiters already).
 WITH done AS (
     UPDATE tasks t
     SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
