@@ -23,6 +23,8 @@ from .auth import Principal
 
 logger = logging.getLogger("treadle.server")
 
+_RECENT_SUBMISSIONS = 1024     # per connection: a client waits for what it just submitted, if at all
+
 
 class Connection:
     """One WebSocket: who is on it, what it listens to, and a lock so messages never interleave."""
@@ -37,6 +39,7 @@ class Connection:
         self.connected_at = time.time()
         self.address = f"{ws.client.host}:{ws.client.port}" if ws.client else None
         self._lock = asyncio.Lock()
+        self._submitted: dict[str, int] = {}    # task id -> change token before its submission (recent ones)
         self._pending: set[str] = set()
         self._pusher: asyncio.Task[None] | None = None
         self.closed = False
@@ -50,6 +53,16 @@ class Connection:
                     await self.ws.send_text(data)
                 except Exception:        # the peer went away: the reader notices and cleans up
                     self.closed = True
+
+    def submitted(self, task_id: str, token: int) -> None:
+        """Remember that this peer just submitted `task_id` (its first read can wait for a change)."""
+        if len(self._submitted) >= _RECENT_SUBMISSIONS:
+            del self._submitted[next(iter(self._submitted))]      # the oldest
+        self._submitted[task_id] = token
+
+    def submitted_since(self, task_id: str) -> int | None:
+        """The token remembered for `task_id` by `submitted`, once (a later read reads at once)."""
+        return self._submitted.pop(task_id, None)
 
     def hint(self, kind: str) -> None:
         """Tell the peer that `kind` changed (coalesced with hints not yet sent)."""

@@ -77,9 +77,15 @@ async def submit(state: ServerState, who: Principal, namespace: Any, body: Submi
     return stored
 
 
-async def read_task(storage: Storage, namespace: str, task_id: str, wait: float) -> TaskInfo:
-    """The task, once finished or after `wait` seconds (a long poll), whichever comes first."""
+async def read_task(storage: Storage, namespace: str, task_id: str, wait: float, since: int | None = None) -> TaskInfo:
+    """The task, once finished or after `wait` seconds (a long poll), whichever comes first.
+
+    `since`, a change token of this server's store taken before the task was submitted, skips
+    the first read while nothing has finished since: all it could show is the task unfinished.
+    """
     deadline = time.monotonic() + wait
+    if since is not None and wait > 0:
+        await storage.wait_for_change(since, wait, TASKS)
     while True:
         token = storage.change_token(TASKS)
         info = await storage.get(namespace, task_id)

@@ -30,7 +30,7 @@ from ..core.records import LeaseRef, LeaseState, Progress
 from ..core.routing import parse_patterns
 from ..errors import AuthenticationError, ConfigurationError, TreadleError
 from ..storage import wire
-from ..storage.changes import ALL
+from ..storage.changes import ALL, TASKS
 from . import submissions
 from .auth import PermissionDenied, Principal
 from .hub import Connection
@@ -178,7 +178,11 @@ def _client(conn: Connection) -> Principal:
 async def _submit(state: ServerState, conn: Connection, args: dict[str, Any]) -> Any:
     who = _client(conn)
     body: SubmitRequest = wire.load(SubmitRequest, args.get("body"), "submission")
+    token = state.storage.change_token(TASKS)      # before the insert: any later finish counts
     stored = await submissions.submit(state, who, args.get("namespace"), body)
+    for e in stored:
+        if e.created:
+            conn.submitted(e.task_id, token)
     return [{"task_id": e.task_id, "created": e.created} for e in stored]
 
 
@@ -187,7 +191,9 @@ async def _get_task(state: ServerState, conn: Connection, args: dict[str, Any]) 
     wait = args.get("wait", 0)
     if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 60:
         raise wire.WireError(f"wait must be a number of seconds in [0, 60], got {wait!r}")
-    return wire.dump(await submissions.read_task(state.storage, ns, _text(args, "task_id"), float(wait)))
+    task_id = _text(args, "task_id")
+    since = conn.submitted_since(task_id)
+    return wire.dump(await submissions.read_task(state.storage, ns, task_id, float(wait), since))
 
 
 OPS: dict[str, Op] = {
