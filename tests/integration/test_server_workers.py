@@ -189,6 +189,33 @@ def test_each_bad_client_request_on_the_websocket_gets_its_error_and_stores_noth
     assert {a["error"]["type"] for a in found} == {"TaskNotFoundError"}
 
 
+def test_a_peer_hears_only_the_kinds_of_change_it_subscribed_to(creds: Creds) -> None:
+    def submit(ws: Any, ident: int, task_id: str) -> None:
+        item = {"id": task_id, "name": "remote.double", "args": [1]}
+        ws.send(orjson.dumps({"id": ident, "op": "submit", "args": {"namespace": "team-a",
+                                                                    "body": {"tasks": [item]}}}).decode())
+
+    with connect(creds.url.replace("http://", "ws://") + "/ws") as ws:
+        ws.send(orjson.dumps({"type": "hello", "api_key": creds.keys["a"], "subscribe": ""}).decode())
+        assert orjson.loads(ws.recv(timeout=10))["type"] == "welcome"
+        # Given a client that asked for no hints, when it submits work, no hint of new work comes
+        submit(ws, 1, "sub-1")
+        assert orjson.loads(ws.recv(timeout=10)) == {"id": 1, "result": [{"task_id": "sub-1", "created": True}]}
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.3)
+        # A bad subscription is refused with the reason
+        for ident, kinds in ((2, "q"), (3, 5)):
+            ws.send(orjson.dumps({"id": ident, "op": "subscribe", "args": {"kinds": kinds}}).decode())
+            assert orjson.loads(ws.recv(timeout=10))["error"] == {
+                "type": "WireError", "message": f"kinds must be letters of 'wti', got {kinds!r}"}
+        # Once it subscribes to new work, the next submission brings the hint
+        ws.send(orjson.dumps({"id": 4, "op": "subscribe", "args": {"kinds": "w"}}).decode())
+        assert orjson.loads(ws.recv(timeout=10)) == {"id": 4, "result": None}
+        submit(ws, 5, "sub-2")
+        messages = [orjson.loads(ws.recv(timeout=10)) for _ in range(2)]
+        assert {"type": "changed", "kinds": "w"} in messages
+
+
 def test_a_worker_credential_cannot_submit_or_read_on_the_websocket(creds: Creds) -> None:
     answers = ws_calls(creds.url, creds.hello("wa"),
                        ("submit", {"namespace": "team-a", "body": {"tasks": [{"name": "remote.double"}]}}),

@@ -7,7 +7,8 @@ Protocol (JSON text frames):
   `nonce`, `signature`, see `treadle.core.signing`) and may add `resource_info`; a client
   sends `api_key`. A client may submit and read tasks here (`submit`, `get_task`, the same
   checks as the REST routes, with less overhead per request); the other ops are for workers.
-  `subscribe` names the kinds of change to hear about (`w` work, `t` tasks, `i` instances).
+  `subscribe` names the kinds of change to hear about (`w` work, `t` tasks, `i` instances); the
+  `subscribe` op (`{"kinds": "t"}`) adds kinds later, so a peer hears only what it waits for.
   The server answers `{"type": "welcome"}`, or `{"type": "refused", "reason": ...}` and
   closes with code 4401.
 * requests are `{"id": n, "op": "claim", "args": {...}}`, answered by `{"id": n, "result": ...}`
@@ -196,8 +197,16 @@ async def _get_task(state: ServerState, conn: Connection, args: dict[str, Any]) 
     return wire.dump(await submissions.read_task(state.storage, ns, task_id, float(wait), since))
 
 
+async def _subscribe(state: ServerState, conn: Connection, args: dict[str, Any]) -> Any:
+    kinds = args.get("kinds")
+    if not isinstance(kinds, str) or not set(kinds) <= set(ALL):
+        raise wire.WireError(f"kinds must be letters of {ALL!r}, got {kinds!r}")
+    conn.kinds = "".join(k for k in ALL if k in conn.kinds or k in kinds)
+    return None
+
+
 OPS: dict[str, Op] = {
-    "submit": _submit, "get_task": _get_task,
+    "submit": _submit, "get_task": _get_task, "subscribe": _subscribe,
     "claim": _claim, "claim_task": _claim_task, "renew": _renew, "finish": _finish, "set_progress": _progress,
     "release": _release, "reap_expired": _reap, "renew_sessions": _renew_sessions, "drop_sessions": _drop_sessions,
     "wf_load": _wf_load, "wf_commit": _wf_commit,

@@ -53,7 +53,7 @@ from ..errors import (
 from ..workflow import history as h
 from . import wire
 from .base import Enqueued
-from .changes import ALL, INSTANCES, TASKS, ChangeCounter
+from .changes import ALL, ChangeCounter
 from .wf_steps import DecisionCommit, LoadedInstance
 
 logger = logging.getLogger("treadle.remote")
@@ -106,8 +106,7 @@ class _Link:
 
     async def _hello(self, ws: Any) -> None:
         o = self.owner
-        # a client waits for tasks and instances; only a worker needs to hear of new work
-        kinds = ALL if o.worker_id is not None else TASKS + INSTANCES
+        kinds = "".join(sorted(o._kinds))        # the hints waited for so far (see `wait_for_change`)
         hello: dict[str, Any] = {"type": "hello", "subscribe": kinds, "resource_info": o.resource_info}
         if o.worker_id is not None and o.worker_token is not None:
             ts, nonce = time.time(), signing.new_nonce()
@@ -252,6 +251,7 @@ class RemoteStorage:
         self.request_timeout = float(request_timeout)
         self.max_message_bytes = max_message_bytes
         self._counter = ChangeCounter()
+        self._kinds: set[str] = set()      # kinds of change hint asked of the server (again at each hello)
         self._links: dict[asyncio.AbstractEventLoop, _Link] = {}
         self._http: dict[asyncio.AbstractEventLoop, Any] = {}
         self._opened = False
@@ -489,8 +489,18 @@ class RemoteStorage:
         return self._counter.version(kind)
 
     async def wait_for_change(self, since: int, timeout: float, kind: str) -> int:
-        """Wait for a hint of `kind` after `since`."""
-        self._link()
+        """Wait for a hint of `kind` after `since`.
+
+        The server sends only the kinds of hint a peer has waited for: a worker does not hear of
+        every finished task, nor a client of new work. The first wait for a kind asks for it and
+        returns at once, as a change: whatever happened before, no hint told of it.
+        """
+        link = self._link()
+        if kind not in self._kinds:
+            self._kinds.add(kind)
+            with contextlib.suppress(TreadleError):    # not connected: the next hello asks for it
+                await link.call("subscribe", {"kinds": kind})
+            self._counter.bump(kind)
         return await self._counter.wait(since, timeout, kind)
 
     # ------------------------------------------------------------------ orchestrations
