@@ -186,7 +186,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         self._kwargs: dict[str, Any] = {"options": f"-c search_path={schema}"}
         self._pools: dict[tuple[asyncio.AbstractEventLoop, bool], AsyncConnectionPool[Conn]] = {}
         self._counter = ChangeCounter()
-        self._listener = PgListener(conninfo, schema, self._counter, self._kwargs, self._origin)
+        self._listener = PgListener(conninfo, self._channels, self._counter, self._kwargs, self._origin)
         self._migrated = False
 
     # ------------------------------------------------------------------ connections

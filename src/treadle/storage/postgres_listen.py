@@ -17,6 +17,7 @@ import logging
 import os
 import select
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -40,10 +41,10 @@ def channel_name(schema: str, kind: str) -> str:
 class PgListener:
     """Bumps a `ChangeCounter` for every notification on the channels of the kinds asked for."""
 
-    def __init__(self, conninfo: str, schema: str, counter: ChangeCounter, connect_kwargs: dict[str, Any],
-                 origin: str = "") -> None:
+    def __init__(self, conninfo: str, channels: Mapping[str, str], counter: ChangeCounter,
+                 connect_kwargs: dict[str, Any], origin: str = "") -> None:
         self._conninfo = conninfo
-        self._schema = schema
+        self._channels = channels     # kind -> channel (`channel_name`)
         self._counter = counter
         self._kwargs = connect_kwargs
         self._origin = origin         # payloads name the storage that notified; our own are skipped
@@ -102,13 +103,13 @@ class PgListener:
 
     def _listen(self, stopped: threading.Event, wake_r: int) -> None:
         with psycopg.connect(self._conninfo, autocommit=True, **self._kwargs) as conn:
-            kinds = {channel_name(self._schema, k): k for k in ALL}
+            kinds = {channel: kind for kind, channel in self._channels.items()}
             heard: set[str] = set()
             while not stopped.is_set():
                 with self._lock:
                     new = self._wanted - heard
                 for kind in sorted(new):
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel_name(self._schema, kind))))
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channels[kind])))
                 if new:
                     heard |= new
                     self._counter.bump("".join(new))     # whatever happened before we listened
