@@ -233,3 +233,36 @@ async def test_no_decision_in_place_for_an_orchestration_this_worker_does_not_ru
     assert await decide_all(orchestrator, store) == 1      # a decision task, for a worker that runs it
     assert [t.args for t in await store.list(NS, TaskQuery(name_pattern="t.step"))
             if t.status.value == "pending"] == [[2]]
+
+
+async def test_one_batch_of_results_reports_to_several_instances_at_once(store: Any) -> None:
+    """A worker records many activities in one call: each instance gets its own, and room is not overpromised."""
+    orchestrator = Orchestrator(store, registry(pair, spread), NS)
+    for instance in ("b1", "b2", "b3"):
+        await store.wf_start(NS, instance, "t.pair", None)
+    await store.wf_start(NS, "s1", "t.spread", 2)
+    assert await decide_all(orchestrator, store) == 4
+    batch = await store.claim(namespace=NS, worker_id="w1", patterns=[Pattern("t.step")], limit=10, lease_seconds=30)
+    assert len(batch.tasks) == 5
+    handoff = handoff_for(orchestrator, "t.step", "treadle.wf:t.pair", "treadle.wf:t.spread")
+    handoff.room = 2
+    results = [Succeeded(lease=t.lease, result_json=str(t.args[0])) for t in batch.tasks]
+    assert await store.finish(results, handoff) == [True] * 5
+    assert len(handoff.claimed) == 2 and handoff.taken == 2         # room for two, however many were due
+    kinds = {i: [e.kind for e in await store.wf_history(NS, i)] for i in ("b1", "b2", "b3")}
+    assert all(k.count(h.ACTIVITY_COMPLETED) == 1 and k.count(h.ACTIVITY_SCHEDULED) == 2 for k in kinds.values())
+    pending = [t for t in await store.list(NS, TaskQuery(name_pattern="*")) if t.status.value == "pending"]
+    assert len(pending) + len(handoff.claimed) == 4      # 3 second steps and the spread's decision, none lost
+    for claimed in handoff.claimed:
+        if claimed.name == "t.step":
+            await finish_with(store, claimed, "2", handoff_for(orchestrator, "t.step"))
+        else:
+            assert await orchestrator.decide(claimed)
+    while steps := (await store.claim(namespace=NS, worker_id="w1", patterns=[Pattern("t.step")], limit=10,
+                                      lease_seconds=30)).tasks:
+        assert await store.finish([Succeeded(lease=t.lease, result_json="2") for t in steps]) == [True] * len(steps)
+    await decide_all(orchestrator, store)
+    outputs = {i: ((await store.wf_get(NS, i)).status, (await store.wf_get(NS, i)).output)
+               for i in ("b1", "b2", "b3", "s1")}
+    assert outputs == {"b1": ("completed", [1, 2]), "b2": ("completed", [1, 2]), "b3": ("completed", [1, 2]),
+                       "s1": ("completed", [0, 1])}

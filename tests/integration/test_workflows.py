@@ -500,3 +500,30 @@ async def test_activities_of_a_session_stay_on_one_worker_while_it_lives(client:
     moved = (await client.wait_for_orchestration(again, 30)).output
     (survivor,) = set(workers) - {owner}
     assert set(moved["s1"]) == {survivor} and set(moved["s2"]) == {survivor}
+
+
+async def test_a_heartbeat_right_after_a_decision_commits_is_not_a_lost_lease(
+        client: AsyncClient, runtime: Start, url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A decision finishes its own task when it commits: a lease check in between must not cry wolf."""
+    if url.startswith("http"):
+        pytest.skip("the runtime's storage is the remote client here; the race is the database's")
+    rt = await runtime()
+    while rt.orchestrator is None or rt._loop is None:     # the orchestrator exists once the runtime runs
+        await asyncio.sleep(0.01)
+    checked: list[bool] = []
+    commit = rt.storage.wf_commit
+
+    async def commit_then_check(decision: Any) -> bool:
+        committed = await commit(decision)
+        await rt._check_leases(extend=True)     # the heartbeat lands between the commit and the task's end
+        checked.append(committed)
+        return bool(committed)
+
+    rt.storage.wf_commit = commit_then_check      # type: ignore[method-assign]
+    instance = f"hb-{uuid.uuid4().hex[:8]}"
+    with caplog.at_level("WARNING", logger="treadle"):
+        assert await client.start_orchestration(instance, "wf.hello", {"name": "again"})
+        info = await client.wait_for_orchestration(instance, 20)
+    assert (info.status, info.output) == ("completed", "Hello, again!")
+    assert checked and all(checked)
+    assert [r.getMessage() for r in caplog.records if "lease" in r.getMessage()] == []

@@ -187,19 +187,33 @@ class Handoff:
     claimed: list[ClaimedTask] = field(default_factory=list)
     decider: Callable[[Any], Any] | None = None
     decided: list[Any] = field(default_factory=list)
+    taken: int = 0                 # slots given to inserts: those leased, and those whose insert is in flight
 
     def reset(self) -> None:
         """Forget what a transaction leased or decided: it is being run again."""
         self.claimed.clear()
         self.decided.clear()
+        self.taken = 0
 
-    def takes(self, task: NewTask) -> bool:
-        """Whether `task` may be leased to this worker at birth."""
-        return (len(self.claimed) < self.room and task.name in self.names and task.session_id is None
-                and task.run_at is None and not task.delay_seconds)
+    def take(self, task: NewTask) -> bool:
+        """Whether `task` may be leased to this worker at birth; if so, a slot is held for it.
+
+        The slot is held from here, not from `lease`: a store may send several such inserts before
+        it learns how any of them went (see `storage.postgres.drive_all`), and room must not be
+        promised twice. `lease` or `give_back` settles it.
+        """
+        if not (self.taken < self.room and task.name in self.names and task.session_id is None
+                and task.run_at is None and not task.delay_seconds):
+            return False
+        self.taken += 1
+        return True
+
+    def give_back(self) -> None:
+        """The insert a slot was held for did not lease a task (one with its idempotency key existed)."""
+        self.taken -= 1
 
     def lease(self, task: NewTask, token: str, lease_expires: float) -> None:
-        """Record that `task` was inserted leased to this worker, as its first attempt."""
+        """Record that `task` was inserted leased to this worker, as its first attempt (its slot taken)."""
         self.claimed.append(ClaimedTask(
             lease=LeaseRef(task.id, token, 1, task.wf_instance is not None), namespace=task.namespace,
             name=task.name, args=task.args, kwargs=task.kwargs, max_attempts=task.max_attempts,

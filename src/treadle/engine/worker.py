@@ -456,6 +456,10 @@ class Worker:
             if item.task.done():
                 continue
             if not state.alive:
+                if item.claimed.name.startswith(DECISION_PREFIX):
+                    # A decision finishes its own task when it commits, so its lease may be gone because
+                    # it just committed; a lost one only makes the commit (fenced by it) record nothing.
+                    continue
                 logger.warning("lost the lease of task %s; interrupting it", item.claimed.id,
                                extra={"event": "lease_lost", "task_id": item.claimed.id, "worker_id": self.worker_id})
                 item.execution.interrupt(lease_lost=True)

@@ -108,29 +108,51 @@ def _error_json(error: ErrorInfo | None) -> str | None:
 
 
 async def drive(conn: Conn, steps: wf.Steps, kinds: set[str]) -> Any:
-    """Run a `wf_steps` transaction on this connection (inside the caller's transaction).
+    """Run one `wf_steps` transaction on this connection (inside the caller's transaction)."""
+    return (await drive_all(conn, [steps], kinds))[0]
 
-    In pipeline mode: statements whose answer is not needed (`exec`) go out without waiting, and
-    the next statement that needs an answer collects them all in the same round trip; so does a
-    batch of statements the steps yield together. The kinds of change the statements make are
-    added to `kinds`, for the caller to notify.
+
+async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str]) -> list[Any]:
+    """Run several `wf_steps` transactions side by side on this connection, inside the caller's transaction.
+
+    In pipeline mode and in rounds: a round sends what every unfinished run asks next and collects
+    all the answers in one round trip, so n runs of k statements cost about k round trips, not n x k
+    (a batch of finished activities reports to n orchestrations at once). A statement whose answer is
+    not needed (`exec`) does not end its run's turn, nor does a batch of statements a run yields
+    together cost more than one round trip. The runs must concern different instances (see
+    `_report_runs`): a run reads what it locked, and another run's writes in between would be its own
+    transaction's. The kinds of change the statements make are added to `kinds`, for the caller to notify.
     """
-    answer: Any = None
+    if not runs:
+        return []
+    results: list[Any] = [None] * len(runs)
+    answers: list[Any] = [None] * len(runs)
+    active = list(range(len(runs)))
     async with conn.pipeline() as pipeline:
-        try:
-            while True:
-                step = steps.send(answer)
-                batch = step if isinstance(step, list) else [step]
-                cursors = []
-                for name, params, _mode in batch:
-                    kinds.update(wf.signals(name, params))
-                    cursors.append(await conn.execute(Q[name], params))
-                if any(mode == "count" for _, _, mode in batch):
-                    await pipeline.sync()       # a row count is known once the statement's result is in
-                answers = [await _answer(cur, mode) for cur, (_, _, mode) in zip(cursors, batch, strict=True)]
-                answer = answers if isinstance(step, list) else answers[0]
-        except StopIteration as stop:
-            return stop.value
+        while active:
+            sent: list[tuple[int, bool, list[wf.Query], list[psycopg.AsyncCursor[DictRow]]]] = []
+            for i in active:
+                try:
+                    while True:
+                        step = runs[i].send(answers[i])
+                        batch = step if isinstance(step, list) else [step]
+                        cursors = []
+                        for name, params, _mode in batch:
+                            kinds.update(wf.signals(name, params))
+                            cursors.append(await conn.execute(Q[name], params))
+                        if any(mode != "exec" for _, _, mode in batch):
+                            sent.append((i, isinstance(step, list), batch, cursors))
+                            break
+                        answers[i] = [None] * len(batch) if isinstance(step, list) else None
+                except StopIteration as stop:
+                    results[i] = stop.value
+            if any(mode == "count" for _, _, batch, _ in sent for _, _, mode in batch):
+                await pipeline.sync()       # a row count is known once the statement's result is in
+            for i, many, batch, cursors in sent:
+                got = [await _answer(cur, mode) for cur, (_, _, mode) in zip(cursors, batch, strict=True)]
+                answers[i] = got if many else got[0]
+            active = [i for i, _, _, _ in sent]
+    return results
 
 
 async def _answer(cur: psycopg.AsyncCursor[DictRow], mode: str) -> Any:
@@ -143,6 +165,28 @@ async def _answer(cur: psycopg.AsyncCursor[DictRow], mode: str) -> Any:
     return None
 
 
+def _report_runs(rows: Sequence[DictRow], kinds: set[str], handoff: Handoff | None = None) -> list[wf.Steps]:
+    """The runs that report tasks which reached a state to the orchestrations waiting for them.
+
+    One run per instance (the reports of its tasks one after the other), in the instances' order, so
+    that transactions reporting to the same instances lock them in the same order. The kinds of change
+    made so far (each task's own) are added to `kinds`.
+    """
+    by_instance: dict[tuple[str, str], list[wf.Steps]] = {}
+    for row in rows:
+        status = row.get("status", "succeeded")
+        kinds.add(WORK if status == "pending" else TASKS)
+        if row.get("wf_instance") is not None and status in wf.TERMINAL:
+            key = (row["namespace"], row["wf_instance"])
+            by_instance.setdefault(key, []).append(wf.task_finished(row, 0.0, handoff))
+    return [_one_by_one(by_instance[key]) for key in sorted(by_instance)]
+
+
+def _one_by_one(runs: list[wf.Steps]) -> wf.Steps:
+    for run in runs:
+        yield from run
+
+
 async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
                           handoff: Handoff | None = None) -> bool:
     """Whether a state change applied; a task an orchestration waits for reports its outcome to it.
@@ -151,10 +195,7 @@ async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
     """
     if row is None:
         return False
-    status = row.get("status", "succeeded")
-    kinds.add(WORK if status == "pending" else TASKS)
-    if row.get("wf_instance") is not None and status in wf.TERMINAL:
-        await drive(conn, wf.task_finished(row, 0.0, handoff), kinds)
+    await drive_all(conn, _report_runs([row], kinds, handoff), kinds)
     return True
 
 
@@ -429,8 +470,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             if rows:
                 _notified.set(_notified.get() + TASKS)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
-            for row in rows:
-                await _after_terminal(conn, row, kinds, handoff)
+            await drive_all(conn, _report_runs(rows, kinds, handoff), kinds)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:
@@ -483,8 +523,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             async with conn.transaction():
                 rows = await (await conn.execute(Q["release"], _lease_arrays(leases))).fetchall()
                 kinds: set[str] = set()
-                for row in rows:
-                    await _after_terminal(conn, row, kinds)
+                await drive_all(conn, _report_runs(rows, kinds), kinds)
                 await self._notify(conn, kinds)
             return len(rows)
 

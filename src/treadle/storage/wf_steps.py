@@ -146,14 +146,16 @@ def _key(namespace: str, instance_id: str) -> dict[str, Any]:
 
 def insert_task(task: NewTask, now: float, handoff: Handoff | None) -> Steps:
     """Insert a task an orchestration needs: leased at birth to the `handoff` worker if it takes it."""
-    if handoff is None or not handoff.takes(task):
+    if handoff is None or not handoff.take(task):
         yield ("wf_insert_task", task_params(task) | {"now": now}, "exec")
         return
     token = new_token()
     row = yield ("wf_insert_claimed_task", task_params(task) | {
         "now": now, "worker_id": handoff.worker_id, "lease_token": token,
         "lease_seconds": handoff.lease_seconds}, "one")
-    if row is not None:                 # None: the task existed (its idempotency key)
+    if row is None:                     # the task existed (its idempotency key)
+        handoff.give_back()
+    else:
         handoff.lease(task, token, row["lease_expires"])
 
 
@@ -193,12 +195,12 @@ def start_instance(namespace: str, instance_id: str, name: str, input: Any, now:
     created = yield ("wf_insert_instance", _key(namespace, instance_id) | {
         "name": name, "uid": new_id(), "input": serde.dumps(input), "now": now,
         "parent_instance_id": parent[0] if parent else None, "parent_execution": parent[1] if parent else None,
-        "parent_seq": parent[2] if parent else None}, "count")
-    if not created:
+        "parent_seq": parent[2] if parent else None}, "one")
+    if created is None:
         return False
     first = h.started(name, input, instance_id=instance_id, execution=1, now=now)
     yield from append_history(namespace, instance_id, 1, [first], 0, now)
-    yield from ensure_decision(namespace, instance_id, now, handoff)
+    yield from ensure_decision(namespace, instance_id, now, handoff, created)
     return True
 
 

@@ -185,11 +185,13 @@ SELECT i.*, treadle_now() AS now,
 FROM wf_instances i WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s FOR UPDATE OF i;
 
 -- name: wf_insert_instance
+-- The new row (locked, as this transaction inserted it), or none if the id is taken.
 INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
                           parent_execution, parent_seq, created_at, updated_at)
 VALUES (%(namespace)s, %(instance_id)s, %(name)s, %(uid)s, 'running', 1, %(input)s, %(parent_instance_id)s, %(parent_execution)s,
         %(parent_seq)s, treadle_now(), treadle_now())
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING *;
 
 -- name: wf_append_history
 -- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...

@@ -158,11 +158,13 @@ SELECT i.*, :now AS now,
 FROM wf_instances i WHERE i.namespace = :namespace AND i.instance_id = :instance_id;
 
 -- name: wf_insert_instance
+-- The new row (locked, as this transaction inserted it), or none if the id is taken.
 INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
                           parent_execution, parent_seq, created_at, updated_at)
 VALUES (:namespace, :instance_id, :name, :uid, 'running', 1, :input, :parent_instance_id, :parent_execution,
         :parent_seq, :now, :now)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING *;
 
 -- name: wf_append_history
 -- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...
