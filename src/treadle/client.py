@@ -10,9 +10,11 @@ goes through a builder so options read as a sentence::
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -407,11 +409,19 @@ class TaskHandle:
         return f"<TaskHandle {self.id}>"
 
 
+def _close_client(portal: Portal, client: AsyncClient) -> None:
+    try:
+        portal.call(client.close())
+    finally:
+        portal.close()
+
+
 class Client(OrchestrationMethods):
     """The synchronous client: the same methods as `AsyncClient`, for scripts and sync web apps.
 
     It runs an `AsyncClient` on an event loop of the calling thread (see `treadle.portal`); use it as a
-    context manager or call `close()`.
+    context manager or call `close()`. A client left open is closed when it is garbage-collected or the
+    interpreter exits, so a script that forgets `close()` still ends without warnings about pending tasks.
     """
 
     def __init__(self, url: str | Storage | None = None, *, namespace: str = DEFAULT_NAMESPACE,
@@ -419,7 +429,13 @@ class Client(OrchestrationMethods):
         self._async = AsyncClient(url, namespace=namespace, tasks=tasks, api_key=api_key)
         self._portal = Portal("treadle-client")
         self.namespace = namespace
-        self._portal.call(self._async.open())
+        self._closer = weakref.finalize(self, _close_client, self._portal, self._async)
+        try:
+            self._portal.call(self._async.open())
+        except BaseException:
+            with contextlib.suppress(Exception):    # the open's own error is the one to report
+                self._closer()
+            raise
 
     @property
     def registry(self) -> Registry:
@@ -427,11 +443,8 @@ class Client(OrchestrationMethods):
         return self._async.registry
 
     def close(self) -> None:
-        """Release the connection and the loop thread."""
-        try:
-            self._portal.call(self._async.close())
-        finally:
-            self._portal.close()
+        """Release the connection and the loop thread (once: later calls do nothing)."""
+        self._closer()
 
     def __enter__(self) -> Client:
         return self
