@@ -250,8 +250,6 @@ class SqliteRunner:
             else:
                 self._fail_all(writes, exc)
             return
-        if conn.total_changes != before and any(w.notify for w in writes):
-            self._on_commit()
         for w, ok, value in results:
             if w.future.done():
                 continue
@@ -259,6 +257,10 @@ class SqliteRunner:
                 w.future.set_result(value)
             else:
                 w.future.set_exception(_wrap(value))
+        # After the writers' own wake-ups: they carry on first (their next writes join one group
+        # commit), then the waiters this commit concerns.
+        if conn.total_changes != before and any(w.notify for w in writes):
+            self._on_commit()
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, w: _Write, *, savepoint: bool) -> tuple[_Write, bool, Any]:
