@@ -16,6 +16,7 @@ from treadle.core.clock import FrozenClock
 from treadle.core.records import ClaimedTask, Handoff, Succeeded, TaskQuery
 from treadle.core.registry import Registry
 from treadle.core.routing import Pattern
+from treadle.core.states import TaskStatus
 from treadle.engine.orchestrator import Orchestrator
 from treadle.storage import open_storage
 from treadle.storage.wf_steps import DecisionCommit
@@ -200,11 +201,53 @@ async def test_a_sequential_step_is_decided_in_the_activitys_own_transaction(sto
 
     last = handoff_for(orchestrator, "t.step", "treadle.wf:t.pair")
     await finish_with(store, handoff.claimed[0], "2", last)
-    assert last.decided == []                               # the end of an execution goes through a task ...
-    assert [c.name for c in last.claimed] == ["treadle.wf:t.pair"]
-    assert await orchestrator.decide(last.claimed[0])       # ... whose commit is durable
+    if last.may_end:        # PostgreSQL: the end, too, is decided in place, in a transaction made durable
+        assert [d.status for d in last.decided] == ["completed"] and last.claimed == []
+    else:                   # SQLite: the end of an execution goes through a decision task, whose commit is durable
+        assert last.decided == []
+        assert [c.name for c in last.claimed] == ["treadle.wf:t.pair"]
+        assert await orchestrator.decide(last.claimed[0])
+    assert last.may_end == store.url.startswith("postgres")
     info = await store.wf_get(NS, "p1")
     assert (info.status, info.output) == ("completed", [1, 2])
+    decisions = await store.list(NS, TaskQuery(name_pattern="treadle.wf:*"))
+    assert len(decisions) == (1 if last.may_end else 2)
+    assert await store.list(NS, TaskQuery(statuses=(TaskStatus.PENDING, TaskStatus.RUNNING))) == []
+
+
+async def test_an_ending_decided_in_place_commits_durably_where_its_step_did_not(pg_url: str) -> None:
+    """On PostgreSQL an activity's finish skips the WAL flush; the one that ends its execution must not.
+
+    A trigger records, inside each transaction that writes the instance, the `synchronous_commit`
+    it will commit with.
+    """
+    import psycopg
+
+    schema = pg_url.rsplit("schema=", 1)[1]
+    store = open_storage(pg_url, clock=FrozenClock())
+    await store.open()
+    try:
+        with psycopg.connect(pg_url.split("?")[0], autocommit=True) as conn:
+            conn.execute(f"SET search_path TO {schema}")
+            conn.execute("CREATE TABLE commit_modes (status text, mode text)")
+            conn.execute("CREATE FUNCTION record_mode() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "INSERT INTO commit_modes VALUES (NEW.status, current_setting('synchronous_commit')); "
+                         "RETURN NEW; END $$")
+            conn.execute("CREATE TRIGGER record_mode AFTER UPDATE ON wf_instances FOR EACH ROW "
+                         "EXECUTE FUNCTION record_mode()")
+            orchestrator = Orchestrator(store, registry(pair), NS)
+            await store.wf_start(NS, "p1", "t.pair", None)
+            await decide(orchestrator, store)
+            conn.execute("DELETE FROM commit_modes")
+            handoff = handoff_for(orchestrator, "t.step", "treadle.wf:t.pair")
+            await finish_with(store, await claim_one(store, "t.step"), "1", handoff)     # step 1, in place
+            last = handoff_for(orchestrator, "t.step", "treadle.wf:t.pair")
+            await finish_with(store, handoff.claimed[0], "2", last)                      # the end, in place
+            assert [d.status for d in [*handoff.decided, *last.decided]] == ["running", "completed"]
+            modes = conn.execute("SELECT status, mode FROM commit_modes").fetchall()
+    finally:
+        await store.close()
+    assert modes == [("running", "off"), ("completed", "on")]
 
 
 async def test_a_fan_outs_results_gather_for_one_decision_task(store: Any) -> None:
@@ -252,7 +295,10 @@ async def test_one_batch_of_results_reports_to_several_instances_at_once(store: 
     kinds = {i: [e.kind for e in await store.wf_history(NS, i)] for i in ("b1", "b2", "b3")}
     assert all(k.count(h.ACTIVITY_COMPLETED) == 1 and k.count(h.ACTIVITY_SCHEDULED) == 2 for k in kinds.values())
     pending = [t for t in await store.list(NS, TaskQuery(name_pattern="*")) if t.status.value == "pending"]
-    assert len(pending) + len(handoff.claimed) == 4      # 3 second steps and the spread's decision, none lost
+    # 3 second steps and the spread's decision, none lost; where an ending may be decided in place
+    # (PostgreSQL), the spread's last result ended it in its own transaction
+    assert len(pending) + len(handoff.claimed) == (3 if handoff.may_end else 4)
+    assert ((await store.wf_get(NS, "s1")).status == "completed") == handoff.may_end
     for claimed in handoff.claimed:
         if claimed.name == "t.step":
             await finish_with(store, claimed, "2", handoff_for(orchestrator, "t.step"))

@@ -177,7 +177,9 @@ class Handoff:
 
     A worker that can decide an orchestration also gives a `decider` (`storage.wf_steps.Decider`):
     the decision that follows an activity is then made in the activity's own transaction, with no
-    decision task at all; the store lists those decisions in `decided`.
+    decision task at all; the store lists those decisions in `decided`. A decision that ends an
+    execution needs a durable commit, which a relaxed write (an activity's) is not: it is made in
+    place only where the store sets `may_end`, saying it can make that one write durable.
     """
 
     worker_id: str
@@ -188,6 +190,7 @@ class Handoff:
     decider: Callable[[Any], Any] | None = None
     decided: list[Any] = field(default_factory=list)
     taken: int = 0                 # slots given to inserts: those leased, and those whose insert is in flight
+    may_end: bool = False          # set by a store that can make the write durable: an ending may be decided in it
 
     def reset(self) -> None:
         """Forget what a transaction leased or decided: it is being run again."""

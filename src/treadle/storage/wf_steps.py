@@ -85,17 +85,16 @@ def instance_from_row(row: dict[str, Any]) -> InstanceInfo:
         created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"])
 
 
-def loaded_from_rows(inst: dict[str, Any], history: list[dict[str, Any]], inbox: list[dict[str, Any]],
+def loaded_from_rows(inst: dict[str, Any], events: list[dict[str, Any]],
                      fresh: h.HistoryEvent | None = None) -> LoadedInstance:
-    """A `LoadedInstance` from the rows `load` reads (with `now`), plus an input not stored yet."""
+    """A `LoadedInstance` from the rows `load` reads (`wf_current_events`, with `now`), plus an input not stored yet."""
+    history = [h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in events if r["src"] == "h"]
     waiting: list[tuple[int | None, h.HistoryEvent]] = [
-        (r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in inbox]
+        (r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in events if r["src"] == "i"]
     if fresh is not None:
         waiting.append((None, fresh))
-    return LoadedInstance(
-        info=instance_from_row(inst), uid=inst["uid"], decision_gen=inst["decision_gen"],
-        history=[h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in history], inbox=waiting,
-        now=float(inst["now"]))
+    return LoadedInstance(info=instance_from_row(inst), uid=inst["uid"], decision_gen=inst["decision_gen"],
+                          history=history, inbox=waiting, now=float(inst["now"]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,9 +223,8 @@ def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float,
         return False
     if decider is not None and handoff is not None and not inst["deciding"] and not inst["busy"] \
             and DECISION_PREFIX + inst["name"] in handoff.names:
-        history, inbox = yield [("wf_current_history", key, "all"), ("wf_current_inbox", key, "all")]
-        decided = yield from _decide_in_place(loaded_from_rows(inst, history, inbox, event), inst, decider,
-                                              now, handoff)
+        events = yield ("wf_current_events", key, "all")
+        decided = yield from _decide_in_place(loaded_from_rows(inst, events, event), inst, decider, now, handoff)
         if decided:
             return True
     yield ("wf_inbox_add", key | {
@@ -253,12 +251,18 @@ def _decide_in_place(loaded: LoadedInstance, inst: dict[str, Any], decider: Deci
     generation exists, so this is the only decision of it; its commit bumps the generation
     like any other. It also checked that nothing else of the instance is in flight: while
     other activities run (a fan-out), their results are better gathered by one decision
-    than replayed one by one. A decision that ends the execution is left to a decision task,
-    whose commit is durable (this transaction may not be).
+    than replayed one by one. A decision that ends the execution makes its output a result,
+    so its commit must be durable: this transaction (an activity's, which need not be) is
+    made durable first (`wf_durable`) where the store can (`Handoff.may_end`); elsewhere
+    the ending is left to a decision task, whose commit is durable.
     """
     commit = decider(loaded)
-    if commit is None or commit.decision.status != "running":
+    if commit is None:
         return False
+    if commit.decision.status != "running":
+        if not handoff.may_end:
+            return False
+        yield ("wf_durable", {}, "exec")
     yield from _apply_decision(commit, inst, now, inbox_read=True)
     handoff.decided.append(commit.decision)
     return True
@@ -283,14 +287,13 @@ def load(namespace: str, instance_id: str, now: float) -> Steps:
     """The instance, its current execution's history and its pending inbox, and the store's time.
 
     Read only, no locks, one round trip: history and inbox are those of the execution current
-    when each statement runs, so a caller checks them against `inst` (a decision's commit does).
+    when the second statement runs, so a caller checks them against `inst` (a decision's commit does).
     """
     key = _key(namespace, instance_id)
-    inst, history, inbox = yield [("wf_load_instance", key | {"now": now}, "one"),
-                                  ("wf_current_history", key, "all"), ("wf_current_inbox", key, "all")]
+    inst, events = yield [("wf_load_instance", key | {"now": now}, "one"), ("wf_current_events", key, "all")]
     if inst is None:
         return None
-    return inst, history, inbox
+    return inst, events
 
 
 def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, seq: int | None,

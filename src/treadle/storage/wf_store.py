@@ -48,8 +48,8 @@ class SqlWorkflowStore(ABC):
         loaded = await self._steps(lambda: wf.load(namespace, instance_id, self._wf_now()), write=False)
         if loaded is None:
             return None
-        inst, history, inbox = loaded
-        return wf.loaded_from_rows(inst, history, inbox)
+        inst, events = loaded
+        return wf.loaded_from_rows(inst, events)
 
     async def wf_commit(self, commit: wf.DecisionCommit) -> bool:
         """Record a decision (and finish its task) atomically; False if it lost its lease or execution.

@@ -202,17 +202,16 @@ FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(v, n);
 -- name: wf_load_instance
 SELECT *, treadle_now() AS now FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
 
--- name: wf_current_history
-SELECT h.position, h.kind, h.data FROM wf_history h
+-- name: wf_current_events
+-- The current execution's history ('h', by position), then its pending inbox ('i', by seq): one read.
+SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
 JOIN wf_instances i ON i.namespace = h.namespace AND i.instance_id = h.instance_id AND i.execution = h.execution
 WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s
-ORDER BY h.position;
-
--- name: wf_current_inbox
-SELECT b.seq, b.kind, b.data FROM wf_inbox b
+UNION ALL
+SELECT 'i' AS src, b.seq, b.kind, b.data FROM wf_inbox b
 JOIN wf_instances i ON i.namespace = b.namespace AND i.instance_id = b.instance_id AND i.execution = b.execution
 WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s
-ORDER BY b.seq;
+ORDER BY src, seq;
 
 -- name: wf_history_length
 SELECT count(*) AS n FROM wf_history
@@ -257,6 +256,11 @@ UPDATE wf_instances
 SET execution = execution + 1, input = %(input)s, decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
     custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
 WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+
+-- name: wf_durable
+-- Makes this transaction's commit wait for the WAL flush, on a connection that does not by default
+-- (an activity's relaxed finish that ends its orchestration: see `wf_steps._decide_in_place`).
+SELECT set_config('synchronous_commit', 'on', true);
 
 -- name: wf_finish_decision
 UPDATE tasks

@@ -176,17 +176,16 @@ FROM json_each(:events) AS e;
 -- name: wf_load_instance
 SELECT *, :now AS now FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
 
--- name: wf_current_history
-SELECT h.position, h.kind, h.data FROM wf_history h
+-- name: wf_current_events
+-- The current execution's history ('h', by position), then its pending inbox ('i', by seq): one read.
+SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
 JOIN wf_instances i ON i.namespace = h.namespace AND i.instance_id = h.instance_id AND i.execution = h.execution
 WHERE i.namespace = :namespace AND i.instance_id = :instance_id
-ORDER BY h.position;
-
--- name: wf_current_inbox
-SELECT b.seq, b.kind, b.data FROM wf_inbox b
+UNION ALL
+SELECT 'i' AS src, b.seq, b.kind, b.data FROM wf_inbox b
 JOIN wf_instances i ON i.namespace = b.namespace AND i.instance_id = b.instance_id AND i.execution = b.execution
 WHERE i.namespace = :namespace AND i.instance_id = :instance_id
-ORDER BY b.seq;
+ORDER BY src, seq;
 
 -- name: wf_history_length
 SELECT count(*) AS n FROM wf_history
