@@ -165,11 +165,13 @@ async def _answer(cur: psycopg.AsyncCursor[DictRow], mode: str) -> Any:
     return None
 
 
-def _report_runs(rows: Sequence[DictRow], kinds: set[str], handoff: Handoff | None = None) -> list[wf.Steps]:
+def _report_runs(rows: Sequence[DictRow], kinds: set[str], handoff: Handoff | None = None, *,
+                 locked: bool = False) -> list[wf.Steps]:
     """The runs that report tasks which reached a state to the orchestrations waiting for them.
 
     One run per instance (the reports of its tasks one after the other), in the instances' order, so
-    that transactions reporting to the same instances lock them in the same order. The kinds of change
+    that transactions reporting to the same instances lock them in the same order; `locked`: the
+    statement that returned `rows` locked the instances already (`succeed_wf`). The kinds of change
     made so far (each task's own) are added to `kinds`.
     """
     by_instance: dict[tuple[str, str], list[wf.Steps]] = {}
@@ -178,7 +180,7 @@ def _report_runs(rows: Sequence[DictRow], kinds: set[str], handoff: Handoff | No
         kinds.add(WORK if status == "pending" else TASKS)
         if row.get("wf_instance") is not None and status in wf.TERMINAL:
             key = (row["namespace"], row["wf_instance"])
-            by_instance.setdefault(key, []).append(wf.task_finished(row, 0.0, handoff))
+            by_instance.setdefault(key, []).append(wf.task_finished(row, 0.0, handoff, locked=locked))
     return [_one_by_one(by_instance[key]) for key in sorted(by_instance)]
 
 
@@ -466,11 +468,12 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         async def succeed(conn: Conn) -> set[tuple[str, str]]:
             if not wins:
                 return set()
-            rows = await (await conn.execute(Q["succeed"], params)).fetchall()
+            reporting = any(o.lease.workflow for o in wins)      # then the instances are locked too
+            rows = await (await conn.execute(Q["succeed_wf" if reporting else "succeed"], params)).fetchall()
             if rows:
                 _notified.set(_notified.get() + TASKS)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
-            await drive_all(conn, _report_runs(rows, kinds, handoff), kinds)
+            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting), kinds)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:

@@ -127,12 +127,13 @@ def _after_terminal(conn: sqlite3.Connection, changed: sqlite3.Row | None, now: 
                     handoff: Handoff | None = None) -> bool:
     """Whether a state change applied; a task an orchestration waits for reports its outcome to it.
 
-    `changed` is the row the terminal statement returned.
+    `changed` is the row the terminal statement returned. The write transaction holds the
+    database's lock, so every instance is locked already.
     """
     if changed is None:
         return False
     if changed["wf_instance"] is not None and changed["status"] in wf.TERMINAL:
-        drive(conn, wf.task_finished(dict(changed), now, handoff))
+        drive(conn, wf.task_finished(dict(changed), now, handoff, locked=True))
     return True
 
 

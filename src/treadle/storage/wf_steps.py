@@ -85,12 +85,15 @@ def instance_from_row(row: dict[str, Any]) -> InstanceInfo:
         created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"])
 
 
-def loaded_from_rows(inst: dict[str, Any], events: list[dict[str, Any]],
-                     fresh: h.HistoryEvent | None = None) -> LoadedInstance:
-    """A `LoadedInstance` from the rows `load` reads (`wf_current_events`, with `now`), plus an input not stored yet."""
-    history = [h.HistoryEvent(r["kind"], serde.loads(r["data"])) for r in events if r["src"] == "h"]
-    waiting: list[tuple[int | None, h.HistoryEvent]] = [
-        (r["seq"], h.HistoryEvent(r["kind"], serde.loads(r["data"]))) for r in events if r["src"] == "i"]
+def loaded_from_rows(inst: dict[str, Any], fresh: h.HistoryEvent | None = None) -> LoadedInstance:
+    """A `LoadedInstance` from an instance row with `now` and `events` (`wf_load_instance`), plus a new input."""
+    history: list[h.HistoryEvent] = []
+    waiting: list[tuple[int | None, h.HistoryEvent]] = []
+    for src, seq, kind, data in serde.loads(inst["events"]):
+        if src == "h":
+            history.append(h.HistoryEvent(kind, data))
+        else:
+            waiting.append((seq, h.HistoryEvent(kind, data)))
     if fresh is not None:
         waiting.append((None, fresh))
     return LoadedInstance(info=instance_from_row(inst), uid=inst["uid"], decision_gen=inst["decision_gen"],
@@ -204,27 +207,33 @@ def start_instance(namespace: str, instance_id: str, name: str, input: Any, now:
 
 
 def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float, *,
-            execution: int | None = None, missing_ok: bool = False, handoff: Handoff | None = None) -> Steps:
+            execution: int | None = None, missing_ok: bool = False, handoff: Handoff | None = None,
+            locked: bool = False) -> Steps:
     """Put an input in the instance's inbox and make sure a decision will read it.
 
     `execution` pins it to one execution (an activity result is dropped if the instance has moved
     on with continue-as-new); events and queue messages go to the current one. With a `handoff`
-    that has a decider, the input may instead be decided at once (`_decide_in_place`).
+    that has a decider, the input may instead be decided at once (`_decide_in_place`): the
+    instance is then read with its history in the statement after the one that locked it, or in
+    the first if the caller holds the lock already (`locked`).
     """
     key = _key(namespace, instance_id)
     decider: Decider | None = handoff.decider if handoff is not None else None
-    lock = "wf_lock_instance" if decider is None else "wf_lock_for_decision"
-    inst = yield (lock, key | {"now": now}, "one")
+    if decider is None or handoff is None:
+        inst = yield ("wf_lock_instance", key, "one")
+    else:
+        if not locked:
+            yield ("wf_lock_instance", key, "exec")
+        inst = yield ("wf_lock_for_decision", key | {"now": now}, "one")
     if inst is None:
         if missing_ok:
             return False
         raise InstanceNotFoundError(instance_id)
     if inst["status"] != "running" or (execution is not None and execution != inst["execution"]):
         return False
-    if decider is not None and handoff is not None and not inst["deciding"] and not inst["busy"] \
+    if decider is not None and handoff is not None and inst.get("events") is not None \
             and DECISION_PREFIX + inst["name"] in handoff.names:
-        events = yield ("wf_current_events", key, "all")
-        decided = yield from _decide_in_place(loaded_from_rows(inst, events, event), inst, decider, now, handoff)
+        decided = yield from _decide_in_place(loaded_from_rows(inst, event), inst, decider, now, handoff)
         if decided:
             return True
     yield ("wf_inbox_add", key | {
@@ -268,11 +277,12 @@ def _decide_in_place(loaded: LoadedInstance, inst: dict[str, Any], decider: Deci
     return True
 
 
-def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = None) -> Steps:
+def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = None, *, locked: bool = False) -> Steps:
     """After a task reached a terminal state: if an orchestration waits for it, deliver its outcome.
 
     `task` is the row the terminal statement returned (`id, namespace, name, status, result,
-    error, wf_instance, wf_execution, wf_seq`, JSON as text).
+    error, wf_instance, wf_execution, wf_seq`, JSON as text); `locked`: that statement locked
+    the task's instance too (PostgreSQL's `succeed_wf`).
     """
     if task["wf_instance"] is None or task["status"] not in TERMINAL \
             or task["name"].startswith(DECISION_PREFIX) or task["wf_seq"] is None:
@@ -280,20 +290,16 @@ def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = No
     event = _result_event(task)
     if event is not None:
         yield from deliver(task["namespace"], task["wf_instance"], event, now, execution=task["wf_execution"],
-                           missing_ok=True, handoff=handoff)
+                           missing_ok=True, handoff=handoff, locked=locked)
 
 
 def load(namespace: str, instance_id: str, now: float) -> Steps:
-    """The instance, its current execution's history and its pending inbox, and the store's time.
+    """The instance with its current execution's history and pending inbox, and the store's time.
 
-    Read only, no locks, one round trip: history and inbox are those of the execution current
-    when the second statement runs, so a caller checks them against `inst` (a decision's commit does).
+    Read only, no locks, one statement (one snapshot); a caller checks what it read against the
+    instance when it commits (a decision's commit does).
     """
-    key = _key(namespace, instance_id)
-    inst, events = yield [("wf_load_instance", key | {"now": now}, "one"), ("wf_current_events", key, "all")]
-    if inst is None:
-        return None
-    return inst, events
+    return (yield ("wf_load_instance", _key(namespace, instance_id) | {"now": now}, "one"))
 
 
 def _cancel_open_tasks(namespace: str, instance_id: str, execution: int | None, seq: int | None,

@@ -45,11 +45,8 @@ class SqlWorkflowStore(ABC):
 
     async def wf_load(self, namespace: str, instance_id: str) -> wf.LoadedInstance | None:
         """The instance and its current execution's history and inbox."""
-        loaded = await self._steps(lambda: wf.load(namespace, instance_id, self._wf_now()), write=False)
-        if loaded is None:
-            return None
-        inst, events = loaded
-        return wf.loaded_from_rows(inst, events)
+        inst = await self._steps(lambda: wf.load(namespace, instance_id, self._wf_now()), write=False)
+        return None if inst is None else wf.loaded_from_rows(inst)
 
     async def wf_commit(self, commit: wf.DecisionCommit) -> bool:
         """Record a decision (and finish its task) atomically; False if it lost its lease or execution.

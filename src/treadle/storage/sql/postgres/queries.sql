@@ -96,6 +96,28 @@ WITH done AS (
 )
 SELECT *, pg_notify(%(channel)s, %(payload)s) FROM done;
 
+-- name: succeed_wf
+-- `succeed` for tasks of orchestrations: their instances are locked in the same statement, in one
+-- order for every transaction (byte order, as Python sorts), so that reporting the results to them
+-- reads each instance and its history at once (`wf_lock_for_decision`).
+WITH done AS (
+    UPDATE tasks t
+    SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
+        finished_at = treadle_now(), updated_at = treadle_now()
+    FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[], %(results)s::text[])
+         AS o(id, token, attempt, result)
+    WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
+      AND t.lease_expires >= treadle_now()
+    RETURNING t.id, t.namespace, t.name, t.status, o.result, t.error::text AS error, t.wf_instance, t.wf_execution,
+              t.wf_seq
+), locked AS (
+    SELECT 1 FROM wf_instances i
+    WHERE (i.namespace, i.instance_id) IN (SELECT namespace, wf_instance FROM done WHERE wf_instance IS NOT NULL)
+    ORDER BY i.namespace COLLATE "C", i.instance_id COLLATE "C"
+    FOR UPDATE OF i
+)
+SELECT done.*, pg_notify(%(channel)s, %(payload)s) FROM done, (SELECT count(*) FROM locked) AS l;
+
 -- name: fail
 -- A retry is not scheduled when cancellation was requested meanwhile: the task ends cancelled.
 UPDATE tasks
@@ -176,13 +198,26 @@ SELECT * FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(i
 
 -- name: wf_lock_for_decision
 -- `deciding`: a decision task of the current generation exists (see `wf_steps.decision_key`);
--- `busy`: some task of the instance is still open (pending or running).
-SELECT i.*, treadle_now() AS now,
-       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace
-               AND t.idempotency_key = 'wf-d:' || i.uid || ':' || i.decision_gen) AS deciding,
-       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace AND t.wf_instance = i.instance_id
-               AND t.status IN ('pending', 'running')) AS busy
-FROM wf_instances i WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s FOR UPDATE OF i;
+-- `busy`: some task of the instance is still open (pending or running); `events`, when neither
+-- holds (it may be decided at once): the current execution's history and pending inbox as
+-- `wf_load_instance` gives them. The caller holds the instance's lock already (a statement that waits for
+-- it reads the history of its own snapshot, which may predate the lock holder's commit).
+SELECT i.*, treadle_now() AS now, f.deciding, f.busy,
+       CASE WHEN NOT f.deciding AND NOT f.busy THEN
+           (SELECT coalesce(json_agg(json_build_array(e.src, e.seq, e.kind, e.data::json) ORDER BY e.src, e.seq), '[]')::text
+            FROM (SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
+                  WHERE h.namespace = i.namespace AND h.instance_id = i.instance_id AND h.execution = i.execution
+                  UNION ALL
+                  SELECT 'i', b.seq, b.kind, b.data FROM wf_inbox b
+                  WHERE b.namespace = i.namespace AND b.instance_id = i.instance_id AND b.execution = i.execution) e)
+       END AS events
+FROM wf_instances i
+CROSS JOIN LATERAL (
+    SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace
+                   AND t.idempotency_key = 'wf-d:' || i.uid || ':' || i.decision_gen) AS deciding,
+           EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace AND t.wf_instance = i.instance_id
+                   AND t.status IN ('pending', 'running')) AS busy) f
+WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s FOR UPDATE OF i;
 
 -- name: wf_insert_instance
 -- The new row (locked, as this transaction inserted it), or none if the id is taken.
@@ -200,18 +235,18 @@ SELECT %(namespace)s, %(instance_id)s, %(execution)s, %(start)s + e.n, e.v ->> 0
 FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(v, n);
 
 -- name: wf_load_instance
-SELECT *, treadle_now() AS now FROM wf_instances WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
-
--- name: wf_current_events
--- The current execution's history ('h', by position), then its pending inbox ('i', by seq): one read.
-SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
-JOIN wf_instances i ON i.namespace = h.namespace AND i.instance_id = h.instance_id AND i.execution = h.execution
-WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s
-UNION ALL
-SELECT 'i' AS src, b.seq, b.kind, b.data FROM wf_inbox b
-JOIN wf_instances i ON i.namespace = b.namespace AND i.instance_id = b.instance_id AND i.execution = b.execution
-WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s
-ORDER BY src, seq;
+-- The instance with its current execution's history and pending inbox (`events`): one statement,
+-- so one snapshot. `events` is a JSON array of [src, seq, kind, data]: the history ('h', by
+-- position), then the inbox ('i', by seq).
+SELECT i.*, treadle_now() AS now,
+       (SELECT coalesce(json_agg(json_build_array(e.src, e.seq, e.kind, e.data::json) ORDER BY e.src, e.seq), '[]')::text
+        FROM (SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
+              WHERE h.namespace = i.namespace AND h.instance_id = i.instance_id AND h.execution = i.execution
+              UNION ALL
+              SELECT 'i', b.seq, b.kind, b.data FROM wf_inbox b
+              WHERE b.namespace = i.namespace AND b.instance_id = i.instance_id AND b.execution = i.execution) e)
+       AS events
+FROM wf_instances i WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s;
 
 -- name: wf_history_length
 SELECT count(*) AS n FROM wf_history

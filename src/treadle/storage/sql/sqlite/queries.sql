@@ -149,13 +149,27 @@ SELECT * FROM wf_instances WHERE namespace = :namespace AND instance_id = :insta
 
 -- name: wf_lock_for_decision
 -- `deciding`: a decision task of the current generation exists (see `wf_steps.decision_key`);
--- `busy`: some task of the instance is still open (pending or running).
-SELECT i.*, :now AS now,
-       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace
-               AND t.idempotency_key = 'wf-d:' || i.uid || ':' || i.decision_gen) AS deciding,
-       EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace AND t.wf_instance = i.instance_id
-               AND t.status IN ('pending', 'running')) AS busy
-FROM wf_instances i WHERE i.namespace = :namespace AND i.instance_id = :instance_id;
+-- `busy`: some task of the instance is still open (pending or running); `events`, when neither
+-- holds (it may be decided at once): the current execution's history and pending inbox as
+-- `wf_load_instance` gives them.
+SELECT i.*, :now AS now, f.deciding, f.busy,
+       CASE WHEN NOT f.deciding AND NOT f.busy THEN
+       (SELECT coalesce(json_group_array(json(e.x)), '[]')
+        FROM (SELECT json_array(u.src, u.seq, u.kind, json(u.data)) AS x
+              FROM (SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
+                    WHERE h.namespace = i.namespace AND h.instance_id = i.instance_id AND h.execution = i.execution
+                    UNION ALL
+                    SELECT 'i', b.seq, b.kind, b.data FROM wf_inbox b
+                    WHERE b.namespace = i.namespace AND b.instance_id = i.instance_id AND b.execution = i.execution) u
+              ORDER BY u.src, u.seq) e)
+       END AS events
+FROM wf_instances i,
+     (SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = :namespace
+                     AND t.idempotency_key = 'wf-d:' || j.uid || ':' || j.decision_gen) AS deciding,
+             EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = :namespace AND t.wf_instance = :instance_id
+                     AND t.status IN ('pending', 'running')) AS busy
+      FROM wf_instances j WHERE j.namespace = :namespace AND j.instance_id = :instance_id) f
+WHERE i.namespace = :namespace AND i.instance_id = :instance_id;
 
 -- name: wf_insert_instance
 -- The new row (locked, as this transaction inserted it), or none if the id is taken.
@@ -174,18 +188,19 @@ SELECT :namespace, :instance_id, :execution, :start + e.key + 1, json_extract(e.
 FROM json_each(:events) AS e;
 
 -- name: wf_load_instance
-SELECT *, :now AS now FROM wf_instances WHERE namespace = :namespace AND instance_id = :instance_id;
-
--- name: wf_current_events
--- The current execution's history ('h', by position), then its pending inbox ('i', by seq): one read.
-SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
-JOIN wf_instances i ON i.namespace = h.namespace AND i.instance_id = h.instance_id AND i.execution = h.execution
-WHERE i.namespace = :namespace AND i.instance_id = :instance_id
-UNION ALL
-SELECT 'i' AS src, b.seq, b.kind, b.data FROM wf_inbox b
-JOIN wf_instances i ON i.namespace = b.namespace AND i.instance_id = b.instance_id AND i.execution = b.execution
-WHERE i.namespace = :namespace AND i.instance_id = :instance_id
-ORDER BY src, seq;
+-- The instance with its current execution's history and pending inbox (`events`): one statement,
+-- so one snapshot. `events` is a JSON array of [src, seq, kind, data]: the history ('h', by
+-- position), then the inbox ('i', by seq).
+SELECT i.*, :now AS now,
+       (SELECT coalesce(json_group_array(json(e.x)), '[]')
+        FROM (SELECT json_array(u.src, u.seq, u.kind, json(u.data)) AS x
+              FROM (SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
+                    WHERE h.namespace = i.namespace AND h.instance_id = i.instance_id AND h.execution = i.execution
+                    UNION ALL
+                    SELECT 'i', b.seq, b.kind, b.data FROM wf_inbox b
+                    WHERE b.namespace = i.namespace AND b.instance_id = i.instance_id AND b.execution = i.execution) u
+              ORDER BY u.src, u.seq) e) AS events
+FROM wf_instances i WHERE i.namespace = :namespace AND i.instance_id = :instance_id;
 
 -- name: wf_history_length
 SELECT count(*) AS n FROM wf_history
