@@ -44,6 +44,9 @@ from .wf_store import SqlWorkflowStore
 
 T = TypeVar("T")
 Q = load_queries("sqlite")
+# A named query of several statements (SQLite has no writes in a WITH) runs them in turn: its parts.
+_PARTS = {name: [part.strip().rstrip(";") for part in query.split("\n-- then\n")]
+          for name, query in Q.items() if "\n-- then\n" in query}
 MIGRATIONS = load_migrations("sqlite")
 
 _SYNC_MODES = {"FULL", "NORMAL", "EXTRA", "OFF"}
@@ -112,7 +115,10 @@ def drive(conn: sqlite3.Connection, steps: wf.Steps) -> Any:
 
 
 def _answer(conn: sqlite3.Connection, name: str, params: dict[str, Any], mode: str) -> Any:
-    cur = conn.execute(Q[name], params)
+    *first, last = _PARTS.get(name) or [Q[name]]
+    for part in first:
+        conn.execute(part, params)
+    cur = conn.execute(last, params)
     if mode == "one":
         row = cur.fetchone()
         return dict(row) if row is not None else None

@@ -45,6 +45,8 @@ def signals(name: str, params: dict[str, Any]) -> str:
     """
     if name == "wf_set_running":
         return INSTANCES if params["status_changed"] else ""
+    if name == "wf_advance":
+        return (INSTANCES if params["status_changed"] else "") + (WORK if params["unleased"] else "")
     return _SIGNALS.get(name, "")
 
 
@@ -140,6 +142,22 @@ def task_params(task: NewTask) -> dict[str, Any]:
             "timeout_seconds": task.timeout_seconds, "idempotency_key": task.idempotency_key,
             "metadata": serde.dumps(task.metadata), "wf_instance": task.wf_instance,
             "wf_execution": task.wf_execution, "wf_seq": task.wf_seq, "session_id": task.session_id}
+
+
+def task_record(task: NewTask, lease: tuple[str, Handoff] | None = None) -> dict[str, Any]:
+    """A task an orchestration schedules, as one element of `wf_advance`'s `tasks` (values as JSON).
+
+    With `lease` (its token, and the worker's handoff) it is inserted leased at birth to that worker.
+    """
+    return {"id": task.id, "namespace": task.namespace, "name": task.name, "args": task.args,
+            "kwargs": task.kwargs, "priority": task.priority, "run_at": task.run_at,
+            "max_attempts": task.max_attempts, "retry_policy": task.retry_policy,
+            "timeout_seconds": task.timeout_seconds, "idempotency_key": task.idempotency_key,
+            "metadata": task.metadata, "wf_instance": task.wf_instance, "wf_execution": task.wf_execution,
+            "wf_seq": task.wf_seq, "session_id": task.session_id,
+            "lease_token": lease[0] if lease else None,
+            "lease_seconds": lease[1].lease_seconds if lease else None,
+            "worker_id": lease[1].worker_id if lease else None}
 
 
 def _key(namespace: str, instance_id: str) -> dict[str, Any]:
@@ -337,11 +355,17 @@ def _apply_decision(commit: DecisionCommit, inst: dict[str, Any], now: float, *,
     """Write what a decision decided; the caller holds the instance's lock and checked it is current.
 
     `inbox_read`: the decision read the inbox under this lock, so no input can have arrived since.
+    A decision that keeps the execution running writes its history, its tasks and the instance
+    in one statement (`wf_advance`): the common step, made as cheap as it can be.
     """
     ns, iid = commit.namespace, commit.instance_id
-    yield from _write_history(commit, now)
-    for task in commit.tasks:
-        yield from insert_task(task, now, commit.handoff)
+    running = commit.decision.status == "running"
+    if running:
+        yield from _advance(commit, inst, now)
+    else:
+        yield from _write_history(commit, now)
+        for task in commit.tasks:
+            yield from insert_task(task, now, commit.handoff)
     for child in commit.children:
         created = yield from start_instance(ns, child.instance_id, child.name, child.input, now,
                                             parent=(iid, commit.execution, child.parent_seq), handoff=commit.handoff)
@@ -353,35 +377,68 @@ def _apply_decision(commit: DecisionCommit, inst: dict[str, Any], now: float, *,
                 "data": serde.dumps({"seq": child.parent_seq, "error": error}), "now": now}, "exec")
     for seq in commit.cancel_seqs:
         yield from _cancel_open_tasks(ns, iid, commit.execution, seq, now)
-    yield from _update_instance(commit, inst, now, inbox_read)
+    if running:
+        if not inbox_read:
+            pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
+            if pending:     # inputs that arrived while deciding: the next generation's decision reads them
+                yield from ensure_decision(ns, iid, now, commit.handoff,
+                                           inst | {"decision_gen": inst["decision_gen"] + 1})
+        return
+    yield from _update_instance(commit, inst, now)
+
+
+def _advance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
+    """History, tasks and the instance's new generation of a decision that keeps running: one statement."""
+    handoff = commit.handoff
+    consumed = yield from _consume_inbox(commit)
+    events = commit.decision.new_events
+    ordered = [*events[:1], *consumed, *events[1:]]
+    leases = {task.id: new_token() for task in commit.tasks if handoff is not None and handoff.take(task)}
+    records = [task_record(task, (leases[task.id], handoff) if handoff is not None and task.id in leases else None)
+               for task in commit.tasks]
+    rows = yield ("wf_advance", _status_params(commit, inst, now) | {
+        "execution": commit.execution, "start": commit.history_length,
+        "events": serde.dumps([[event.kind, serde.dumps(event.data)] for event in ordered]),
+        "tasks": serde.dumps(records, what="task arguments"), "unleased": len(records) > len(leases)}, "all")
+    inserted = {row["id"]: row["lease_expires"] for row in rows if row["lease_token"] is not None}
+    for task in commit.tasks:
+        if handoff is not None and task.id in leases:
+            if task.id in inserted:
+                handoff.lease(task, leases[task.id], inserted[task.id])
+            else:                       # the task existed (its idempotency key)
+                handoff.give_back()
+
+
+def _consume_inbox(commit: DecisionCommit) -> Steps:
+    """Drop the stored inputs a decision consumed; the consumed inputs, to be written to history."""
+    stored = [seq for seq, _ in commit.inbox if seq is not None]
+    if stored:    # inbox inserts hold the instance's lock, so seqs commit in order: none below is unseen
+        yield ("wf_inbox_consume", _key(commit.namespace, commit.instance_id) | {
+            "execution": commit.execution, "upto": max(stored)}, "exec")
+    return [event for _, event in commit.inbox]
 
 
 def _write_history(commit: DecisionCommit, now: float) -> Steps:
-    ns, iid, execution = commit.namespace, commit.instance_id, commit.execution
+    consumed = yield from _consume_inbox(commit)
     events = commit.decision.new_events
-    consumed = [event for _, event in commit.inbox]
-    stored = [seq for seq, _ in commit.inbox if seq is not None]
-    if stored:    # inbox inserts hold the instance's lock, so seqs commit in order: none below is unseen
-        upto = max(stored)
-        yield ("wf_inbox_consume", _key(ns, iid) | {"execution": execution, "upto": upto}, "exec")
     # the decision's start time first, so a replay applies the inputs at the time they were handled
     ordered = [*events[:1], *consumed, *events[1:]]
-    yield from append_history(ns, iid, execution, ordered, commit.history_length, now)
+    yield from append_history(commit.namespace, commit.instance_id, commit.execution, ordered,
+                              commit.history_length, now)
 
 
-def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float, inbox_read: bool) -> Steps:
-    ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
+def _status_params(commit: DecisionCommit, inst: dict[str, Any], now: float) -> dict[str, Any]:
+    """The instance's key and custom status after a decision, and whether that changed."""
+    decision = commit.decision
     status_text = serde.dumps(decision.custom_status) if decision.custom_status_set else inst["custom_status"]
-    changed = 1 if status_text != inst["custom_status"] else 0
-    common = _key(ns, iid) | {"custom_status": status_text, "status_changed": changed, "now": now}
-    if decision.status == "running":
-        yield ("wf_set_running", common, "exec")
-        if inbox_read:
-            return
-        pending = yield ("wf_inbox", _key(ns, iid) | {"execution": commit.execution}, "all")
-        if pending:     # inputs that arrived while deciding: the next generation's decision reads them
-            yield from ensure_decision(ns, iid, now, commit.handoff, inst | {"decision_gen": inst["decision_gen"] + 1})
-        return
+    return _key(commit.namespace, commit.instance_id) | {
+        "custom_status": status_text, "status_changed": 1 if status_text != inst["custom_status"] else 0, "now": now}
+
+
+def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
+    """The instance after a decision that ends its execution (finished, or continued as new)."""
+    ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
+    common = _status_params(commit, inst, now)
     if decision.status == "continued_as_new":
         yield from _continue_as_new(commit, common, now)
         return

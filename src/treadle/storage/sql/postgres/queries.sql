@@ -304,6 +304,43 @@ SET status = 'succeeded', result = 'null'::jsonb, lease_token = NULL, lease_expi
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
   AND lease_expires >= treadle_now();
 
+-- name: wf_advance
+-- A decision that keeps its execution running, in one statement: its history appended (as
+-- `wf_append_history`), its tasks inserted (as `wf_insert_task`, or as `wf_insert_claimed_task`
+-- where `lease_token` is set) and the instance's generation bumped (as `wf_set_running`). `tasks`
+-- is a JSON array of `wf_steps.task_record`s. Returns the tasks leased at birth that were inserted
+-- (one whose idempotency key exists is not).
+WITH hist AS (
+    INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+    SELECT %(namespace)s, %(instance_id)s, %(execution)s, %(start)s + e.n, e.v ->> 0, e.v ->> 1, treadle_now()
+    FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(v, n)
+), inst AS (
+    UPDATE wf_instances
+    SET decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
+        custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
+    WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s
+), ins AS (
+    INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                       retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                       wf_instance, wf_execution, wf_seq, session_id, attempts, lease_token, lease_expires,
+                       worker_id, started_at)
+    SELECT x.id, x.namespace, x.name, CASE WHEN x.lease_token IS NULL THEN 'pending' ELSE 'running' END,
+           coalesce(x.args, 'null'), coalesce(x.kwargs, 'null'), x.priority, coalesce(x.run_at, treadle_now()),
+           x.max_attempts, coalesce(x.retry_policy, 'null'), x.timeout_seconds, x.idempotency_key,
+           coalesce(x.metadata, 'null'), treadle_now(), treadle_now(), x.wf_instance, x.wf_execution, x.wf_seq,
+           x.session_id, CASE WHEN x.lease_token IS NULL THEN 0 ELSE 1 END, x.lease_token,
+           CASE WHEN x.lease_token IS NOT NULL THEN treadle_now() + x.lease_seconds END, x.worker_id,
+           CASE WHEN x.lease_token IS NOT NULL THEN treadle_now() END
+    FROM jsonb_to_recordset(%(tasks)s::jsonb) AS x(
+        id text, namespace text, name text, args jsonb, kwargs jsonb, priority integer, run_at double precision,
+        max_attempts integer, retry_policy jsonb, timeout_seconds double precision, idempotency_key text,
+        metadata jsonb, wf_instance text, wf_execution integer, wf_seq integer, session_id text,
+        lease_token text, lease_seconds double precision, worker_id text)
+    ON CONFLICT DO NOTHING
+    RETURNING id, lease_token, lease_expires
+)
+SELECT id, lease_token, lease_expires FROM ins WHERE lease_token IS NOT NULL;
+
 -- name: wf_insert_task
 INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,

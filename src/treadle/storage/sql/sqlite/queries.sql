@@ -253,6 +253,40 @@ SET status = 'succeeded', result = 'null', lease_token = NULL, lease_expires = N
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now;
 
+-- name: wf_advance
+-- A decision that keeps its execution running: its history appended (as `wf_append_history`),
+-- its tasks inserted (as `wf_insert_task`, or as `wf_insert_claimed_task` where `lease_token` is
+-- set) and the instance's generation bumped (as `wf_set_running`). `tasks` is a JSON array of
+-- `wf_steps.task_record`s. Three statements, run in turn (`-- then`); the last returns the tasks
+-- it inserted (one whose idempotency key exists is not).
+INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+SELECT :namespace, :instance_id, :execution, :start + e.key + 1, json_extract(e.value, '$[0]'),
+       json_extract(e.value, '$[1]'), :now
+FROM json_each(:events) AS e;
+-- then
+UPDATE wf_instances
+SET decision_gen = decision_gen + 1, custom_status = :custom_status,
+    custom_status_version = custom_status_version + :status_changed, updated_at = :now
+WHERE namespace = :namespace AND instance_id = :instance_id;
+-- then
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                   wf_instance, wf_execution, wf_seq, session_id, attempts, lease_token, lease_expires,
+                   worker_id, started_at)
+SELECT x.value ->> '$.id', x.value ->> '$.namespace', x.value ->> '$.name',
+       CASE WHEN x.value ->> '$.lease_token' IS NULL THEN 'pending' ELSE 'running' END,
+       x.value -> '$.args', x.value -> '$.kwargs', x.value ->> '$.priority',
+       coalesce(x.value ->> '$.run_at', :now), x.value ->> '$.max_attempts', x.value -> '$.retry_policy',
+       x.value ->> '$.timeout_seconds', x.value ->> '$.idempotency_key', x.value -> '$.metadata', :now, :now,
+       x.value ->> '$.wf_instance', x.value ->> '$.wf_execution', x.value ->> '$.wf_seq',
+       x.value ->> '$.session_id', CASE WHEN x.value ->> '$.lease_token' IS NULL THEN 0 ELSE 1 END,
+       x.value ->> '$.lease_token',
+       CASE WHEN x.value ->> '$.lease_token' IS NOT NULL THEN :now + (x.value ->> '$.lease_seconds') END,
+       x.value ->> '$.worker_id', CASE WHEN x.value ->> '$.lease_token' IS NOT NULL THEN :now END
+FROM json_each(:tasks) AS x WHERE true
+ON CONFLICT DO NOTHING
+RETURNING id, lease_token, lease_expires;
+
 -- name: wf_insert_task
 INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
                    retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
