@@ -45,6 +45,8 @@ def signals(name: str, params: dict[str, Any]) -> str:
     """
     if name == "wf_set_running":
         return INSTANCES if params["status_changed"] else ""
+    if name == "wf_start_instance":
+        return WORK if params["unleased"] else ""
     if name == "wf_advance":
         return (INSTANCES if params["status_changed"] else "") + (WORK if params["unleased"] else "")
     return _SIGNALS.get(name, "")
@@ -189,14 +191,19 @@ def ensure_decision(namespace: str, instance_id: str, now: float, handoff: Hando
         inst = yield ("wf_lock_instance", _key(namespace, instance_id), "one")
     if inst is None or inst["status"] != "running":
         return
-    decision = NewTask(id=new_id(), name=DECISION_PREFIX + inst["name"], namespace=namespace,
-                       kwargs={"instance_id": instance_id}, max_attempts=1000,
-                       retry_policy={"max_attempts": 1000, "backoff": {"kind": "exponential", "initial": 0.1,
-                                                                        "multiplier": 2.0, "max_delay": 5.0,
-                                                                        "jitter": False}},
-                       idempotency_key=decision_key(inst["uid"], inst["decision_gen"]),
-                       wf_instance=instance_id, wf_execution=inst["execution"])
+    decision = _decision_task(namespace, instance_id, inst["name"], inst["uid"], inst["decision_gen"],
+                              inst["execution"])
     yield from insert_task(decision, now, handoff)
+
+
+def _decision_task(namespace: str, instance_id: str, name: str, uid: str, gen: int, execution: int) -> NewTask:
+    """The decision task of one generation of an instance (its idempotency key makes it one)."""
+    return NewTask(id=new_id(), name=DECISION_PREFIX + name, namespace=namespace,
+                   kwargs={"instance_id": instance_id}, max_attempts=1000,
+                   retry_policy={"max_attempts": 1000, "backoff": {"kind": "exponential", "initial": 0.1,
+                                                                    "multiplier": 2.0, "max_delay": 5.0,
+                                                                    "jitter": False}},
+                   idempotency_key=decision_key(uid, gen), wf_instance=instance_id, wf_execution=execution)
 
 
 def append_history(namespace: str, instance_id: str, execution: int, events: list[h.HistoryEvent],
@@ -211,17 +218,27 @@ def append_history(namespace: str, instance_id: str, execution: int, events: lis
 
 def start_instance(namespace: str, instance_id: str, name: str, input: Any, now: float, *,
                    parent: tuple[str, int, int] | None = None, handoff: Handoff | None = None) -> Steps:
-    """Create an instance with its first history event and its first decision; False if it exists."""
-    created = yield ("wf_insert_instance", _key(namespace, instance_id) | {
-        "name": name, "uid": new_id(), "input": serde.dumps(input), "now": now,
-        "parent_instance_id": parent[0] if parent else None, "parent_execution": parent[1] if parent else None,
-        "parent_seq": parent[2] if parent else None}, "one")
-    if created is None:
-        return False
+    """Create an instance with its first history event and its first decision; False if it exists.
+
+    One statement (`wf_start_instance`); the decision task is leased at birth to the `handoff`
+    worker if it takes it.
+    """
+    uid = new_id()
     first = h.started(name, input, instance_id=instance_id, execution=1, now=now)
-    yield from append_history(namespace, instance_id, 1, [first], 0, now)
-    yield from ensure_decision(namespace, instance_id, now, handoff, created)
-    return True
+    decision = _decision_task(namespace, instance_id, name, uid, 0, 1)
+    token = new_token() if handoff is not None and handoff.take(decision) else None
+    lease = (token, handoff) if token is not None and handoff is not None else None
+    created = yield ("wf_start_instance", _key(namespace, instance_id) | {
+        "name": name, "uid": uid, "input": serde.dumps(input), "now": now,
+        "parent_instance_id": parent[0] if parent else None, "parent_execution": parent[1] if parent else None,
+        "parent_seq": parent[2] if parent else None, "kind": first.kind, "data": serde.dumps(first.data),
+        "tasks": serde.dumps([task_record(decision, lease)]), "unleased": lease is None}, "one")
+    if lease is not None:
+        if created is not None and created["decision_lease_expires"] is not None:
+            lease[1].lease(decision, lease[0], created["decision_lease_expires"])
+        else:
+            lease[1].give_back()
+    return created is not None
 
 
 def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float, *,

@@ -219,15 +219,6 @@ CROSS JOIN LATERAL (
                    AND t.status IN ('pending', 'running')) AS busy) f
 WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s FOR UPDATE OF i;
 
--- name: wf_insert_instance
--- The new row (locked, as this transaction inserted it), or none if the id is taken.
-INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
-                          parent_execution, parent_seq, created_at, updated_at)
-VALUES (%(namespace)s, %(instance_id)s, %(name)s, %(uid)s, 'running', 1, %(input)s, %(parent_instance_id)s, %(parent_execution)s,
-        %(parent_seq)s, treadle_now(), treadle_now())
-ON CONFLICT DO NOTHING
-RETURNING *;
-
 -- name: wf_append_history
 -- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...
 INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
@@ -303,6 +294,44 @@ SET status = 'succeeded', result = 'null'::jsonb, lease_token = NULL, lease_expi
     finished_at = treadle_now(), updated_at = treadle_now()
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(token)s AND attempts = %(attempt)s
   AND lease_expires >= treadle_now();
+
+-- name: wf_start_instance
+-- A new instance with its first history event (`kind`, `data`) and its first decision task (`tasks`:
+-- a JSON array of one `wf_steps.task_record`, leased at birth where `lease_token` is set), in one
+-- statement; nothing if the id is taken. Returns the new row, with `decision_lease_expires` if the
+-- decision task was leased at birth.
+WITH created AS (
+    INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
+                              parent_execution, parent_seq, created_at, updated_at)
+    VALUES (%(namespace)s, %(instance_id)s, %(name)s, %(uid)s, 'running', 1, %(input)s, %(parent_instance_id)s,
+            %(parent_execution)s, %(parent_seq)s, treadle_now(), treadle_now())
+    ON CONFLICT DO NOTHING
+    RETURNING *
+), hist AS (
+    INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+    SELECT namespace, instance_id, 1, 1, %(kind)s, %(data)s, treadle_now() FROM created
+), decision AS (
+    INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                       retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                       wf_instance, wf_execution, wf_seq, session_id, attempts, lease_token, lease_expires,
+                       worker_id, started_at)
+    SELECT x.id, x.namespace, x.name, CASE WHEN x.lease_token IS NULL THEN 'pending' ELSE 'running' END,
+           coalesce(x.args, 'null'), coalesce(x.kwargs, 'null'), x.priority, coalesce(x.run_at, treadle_now()),
+           x.max_attempts, coalesce(x.retry_policy, 'null'), x.timeout_seconds, x.idempotency_key,
+           coalesce(x.metadata, 'null'), treadle_now(), treadle_now(), x.wf_instance, x.wf_execution, x.wf_seq,
+           x.session_id, CASE WHEN x.lease_token IS NULL THEN 0 ELSE 1 END, x.lease_token,
+           CASE WHEN x.lease_token IS NOT NULL THEN treadle_now() + x.lease_seconds END, x.worker_id,
+           CASE WHEN x.lease_token IS NOT NULL THEN treadle_now() END
+    FROM created, jsonb_to_recordset(%(tasks)s::jsonb) AS x(
+        id text, namespace text, name text, args jsonb, kwargs jsonb, priority integer, run_at double precision,
+        max_attempts integer, retry_policy jsonb, timeout_seconds double precision, idempotency_key text,
+        metadata jsonb, wf_instance text, wf_execution integer, wf_seq integer, session_id text,
+        lease_token text, lease_seconds double precision, worker_id text)
+    ON CONFLICT DO NOTHING
+    RETURNING lease_token, lease_expires
+)
+SELECT c.*, (SELECT d.lease_expires FROM decision d WHERE d.lease_token IS NOT NULL) AS decision_lease_expires
+FROM created c;
 
 -- name: wf_advance
 -- A decision that keeps its execution running, in one statement: its history appended (as

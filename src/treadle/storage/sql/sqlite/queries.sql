@@ -171,15 +171,6 @@ FROM wf_instances i,
       FROM wf_instances j WHERE j.namespace = :namespace AND j.instance_id = :instance_id) f
 WHERE i.namespace = :namespace AND i.instance_id = :instance_id;
 
--- name: wf_insert_instance
--- The new row (locked, as this transaction inserted it), or none if the id is taken.
-INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
-                          parent_execution, parent_seq, created_at, updated_at)
-VALUES (:namespace, :instance_id, :name, :uid, 'running', 1, :input, :parent_instance_id, :parent_execution,
-        :parent_seq, :now, :now)
-ON CONFLICT DO NOTHING
-RETURNING *;
-
 -- name: wf_append_history
 -- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...
 INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
@@ -252,6 +243,41 @@ SET status = 'succeeded', result = 'null', lease_token = NULL, lease_expires = N
     finished_at = :now, updated_at = :now
 WHERE id = :id AND status = 'running' AND lease_token = :token AND attempts = :attempt
   AND lease_expires >= :now;
+
+-- name: wf_start_instance
+-- A new instance with its first history event (`kind`, `data`) and its first decision task (`tasks`:
+-- a JSON array of one `wf_steps.task_record`, leased at birth where `lease_token` is set); nothing
+-- if the id is taken (each later statement goes on only if the one before inserted its row). Returns
+-- the new row, with `decision_lease_expires` if the decision task was leased at birth.
+INSERT INTO wf_instances (namespace, instance_id, name, uid, status, execution, input, parent_instance_id,
+                          parent_execution, parent_seq, created_at, updated_at)
+VALUES (:namespace, :instance_id, :name, :uid, 'running', 1, :input, :parent_instance_id, :parent_execution,
+        :parent_seq, :now, :now)
+ON CONFLICT DO NOTHING;
+-- then
+INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+SELECT :namespace, :instance_id, 1, 1, :kind, :data, :now WHERE changes() = 1;
+-- then
+INSERT INTO tasks (id, namespace, name, status, args, kwargs, priority, run_after, max_attempts,
+                   retry_policy, timeout_seconds, idempotency_key, metadata, created_at, updated_at,
+                   wf_instance, wf_execution, wf_seq, session_id, attempts, lease_token, lease_expires,
+                   worker_id, started_at)
+SELECT x.value ->> '$.id', x.value ->> '$.namespace', x.value ->> '$.name',
+       CASE WHEN x.value ->> '$.lease_token' IS NULL THEN 'pending' ELSE 'running' END,
+       x.value -> '$.args', x.value -> '$.kwargs', x.value ->> '$.priority',
+       coalesce(x.value ->> '$.run_at', :now), x.value ->> '$.max_attempts', x.value -> '$.retry_policy',
+       x.value ->> '$.timeout_seconds', x.value ->> '$.idempotency_key', x.value -> '$.metadata', :now, :now,
+       x.value ->> '$.wf_instance', x.value ->> '$.wf_execution', x.value ->> '$.wf_seq',
+       x.value ->> '$.session_id', CASE WHEN x.value ->> '$.lease_token' IS NULL THEN 0 ELSE 1 END,
+       x.value ->> '$.lease_token',
+       CASE WHEN x.value ->> '$.lease_token' IS NOT NULL THEN :now + (x.value ->> '$.lease_seconds') END,
+       x.value ->> '$.worker_id', CASE WHEN x.value ->> '$.lease_token' IS NOT NULL THEN :now END
+FROM json_each(:tasks) AS x WHERE changes() = 1
+ON CONFLICT DO NOTHING;
+-- then
+SELECT i.*, (SELECT t.lease_expires FROM tasks t, json_each(:tasks) AS x
+             WHERE t.id = x.value ->> '$.id' AND t.lease_token = x.value ->> '$.lease_token') AS decision_lease_expires
+FROM wf_instances i WHERE i.namespace = :namespace AND i.instance_id = :instance_id AND i.uid = :uid;
 
 -- name: wf_advance
 -- A decision that keeps its execution running: its history appended (as `wf_append_history`),
