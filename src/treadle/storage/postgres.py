@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncPipeline, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
@@ -107,12 +107,13 @@ def _error_json(error: ErrorInfo | None) -> str | None:
     return None if error is None else serde.dumps(error.to_dict())
 
 
-async def drive(conn: Conn, steps: wf.Steps, kinds: set[str]) -> Any:
+async def drive(conn: Conn, steps: wf.Steps, kinds: set[str], pipeline: AsyncPipeline | None = None) -> Any:
     """Run one `wf_steps` transaction on this connection (inside the caller's transaction)."""
-    return (await drive_all(conn, [steps], kinds))[0]
+    return (await drive_all(conn, [steps], kinds, pipeline))[0]
 
 
-async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str]) -> list[Any]:
+async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str],
+                    pipeline: AsyncPipeline | None = None) -> list[Any]:
     """Run several `wf_steps` transactions side by side on this connection, inside the caller's transaction.
 
     In pipeline mode and in rounds: a round sends what every unfinished run asks next and collects
@@ -122,36 +123,40 @@ async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str]) -> li
     together cost more than one round trip. The runs must concern different instances (see
     `_report_runs`): a run reads what it locked, and another run's writes in between would be its own
     transaction's. The kinds of change the statements make are added to `kinds`, for the caller to notify.
+    `pipeline`: the one the caller opened (before its transaction, so that its BEGIN and COMMIT share
+    round trips with the statements); a pipeline opened inside would cost a sync of its own.
     """
     if not runs:
         return []
+    if pipeline is None:
+        async with conn.pipeline() as own:
+            return await drive_all(conn, runs, kinds, own)
     results: list[Any] = [None] * len(runs)
     answers: list[Any] = [None] * len(runs)
     active = list(range(len(runs)))
-    async with conn.pipeline() as pipeline:
-        while active:
-            sent: list[tuple[int, bool, list[wf.Query], list[psycopg.AsyncCursor[DictRow]]]] = []
-            for i in active:
-                try:
-                    while True:
-                        step = runs[i].send(answers[i])
-                        batch = step if isinstance(step, list) else [step]
-                        cursors = []
-                        for name, params, _mode in batch:
-                            kinds.update(wf.signals(name, params))
-                            cursors.append(await conn.execute(Q[name], params))
-                        if any(mode != "exec" for _, _, mode in batch):
-                            sent.append((i, isinstance(step, list), batch, cursors))
-                            break
-                        answers[i] = [None] * len(batch) if isinstance(step, list) else None
-                except StopIteration as stop:
-                    results[i] = stop.value
-            if any(mode == "count" for _, _, batch, _ in sent for _, _, mode in batch):
-                await pipeline.sync()       # a row count is known once the statement's result is in
-            for i, many, batch, cursors in sent:
-                got = [await _answer(cur, mode) for cur, (_, _, mode) in zip(cursors, batch, strict=True)]
-                answers[i] = got if many else got[0]
-            active = [i for i, _, _, _ in sent]
+    while active:
+        sent: list[tuple[int, bool, list[wf.Query], list[psycopg.AsyncCursor[DictRow]]]] = []
+        for i in active:
+            try:
+                while True:
+                    step = runs[i].send(answers[i])
+                    batch = step if isinstance(step, list) else [step]
+                    cursors = []
+                    for name, params, _mode in batch:
+                        kinds.update(wf.signals(name, params))
+                        cursors.append(await conn.execute(Q[name], params))
+                    if any(mode != "exec" for _, _, mode in batch):
+                        sent.append((i, isinstance(step, list), batch, cursors))
+                        break
+                    answers[i] = [None] * len(batch) if isinstance(step, list) else None
+            except StopIteration as stop:
+                results[i] = stop.value
+        if any(mode == "count" for _, _, batch, _ in sent for _, _, mode in batch):
+            await pipeline.sync()       # a row count is known once the statement's result is in
+        for i, many, batch, cursors in sent:
+            got = [await _answer(cur, mode) for cur, (_, _, mode) in zip(cursors, batch, strict=True)]
+            answers[i] = got if many else got[0]
+        active = [i for i, _, _, _ in sent]
     return results
 
 
@@ -190,14 +195,14 @@ def _one_by_one(runs: list[wf.Steps]) -> wf.Steps:
 
 
 async def _after_terminal(conn: Conn, row: DictRow | None, kinds: set[str],
-                          handoff: Handoff | None = None) -> bool:
+                          handoff: Handoff | None = None, pipeline: AsyncPipeline | None = None) -> bool:
     """Whether a state change applied; a task an orchestration waits for reports its outcome to it.
 
     The kinds of change made are added to `kinds`: the task's, and those of what its orchestration does.
     """
     if row is None:
         return False
-    await drive_all(conn, _report_runs([row], kinds, handoff), kinds)
+    await drive_all(conn, _report_runs([row], kinds, handoff), kinds, pipeline)
     return True
 
 
@@ -465,7 +470,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                   "channel": self._channels[TASKS], "payload": self._origin}
         kinds: set[str] = set()
 
-        async def succeed(conn: Conn) -> set[tuple[str, str]]:
+        async def succeed(conn: Conn, pipeline: AsyncPipeline | None = None) -> set[tuple[str, str]]:
             if not wins:
                 return set()
             reporting = any(o.lease.workflow for o in wins)      # then the instances are locked too
@@ -473,7 +478,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             if rows:
                 _notified.set(_notified.get() + TASKS)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
-            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting), kinds)
+            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting), kinds, pipeline)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:
@@ -484,10 +489,11 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             if len(wins) == len(outcomes) and not any(o.lease.workflow for o in outcomes):
                 accepted = await succeed(conn)     # the hot path: one statement, one commit
             else:
-                async with conn.transaction():
-                    accepted = await succeed(conn)
+                # the pipeline first: BEGIN and COMMIT then share round trips with the statements
+                async with conn.pipeline() as pipeline, conn.transaction():
+                    accepted = await succeed(conn, pipeline)
                     for o in outcomes:
-                        if not isinstance(o, Succeeded) and await self._fail(conn, o, kinds, handoff):
+                        if not isinstance(o, Succeeded) and await self._fail(conn, o, kinds, handoff, pipeline):
                             accepted.add((o.lease.task_id, o.lease.token))
                     await self._notify(conn, kinds - set(_notified.get()))
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
@@ -495,7 +501,8 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         return await self._run(op, durable=not all(o.lease.workflow for o in outcomes))
 
     @staticmethod
-    async def _fail(conn: Conn, outcome: Failed | Cancelled, kinds: set[str], handoff: Handoff | None = None) -> bool:
+    async def _fail(conn: Conn, outcome: Failed | Cancelled, kinds: set[str], handoff: Handoff | None = None,
+                    pipeline: AsyncPipeline | None = None) -> bool:
         error: ErrorInfo | None = outcome.error
         if isinstance(outcome, Failed):
             status = "failed" if outcome.retry_delay is None else "pending"
@@ -505,7 +512,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         cur = await conn.execute(Q["fail"], {
             "id": outcome.lease.task_id, "token": outcome.lease.token, "attempt": outcome.lease.attempt,
             "status": status, "error": _error_json(error), "retry_delay": delay})
-        return await _after_terminal(conn, await cur.fetchone(), kinds, handoff)
+        return await _after_terminal(conn, await cur.fetchone(), kinds, handoff, pipeline)
 
     async def set_progress(self, lease: LeaseRef, progress: Progress) -> bool:
         """Record progress where the lease is held."""
@@ -630,8 +637,8 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             kinds: set[str] = set()
             if not write:               # reads: no transaction, the statements pipelined in one round trip
                 return await drive(conn, steps(), kinds)
-            async with conn.pipeline(), conn.transaction():
-                result = await drive(conn, steps(), kinds)
+            async with conn.pipeline() as pipeline, conn.transaction():
+                result = await drive(conn, steps(), kinds, pipeline)
                 await self._notify(conn, kinds)
             return result
 
