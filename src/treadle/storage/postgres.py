@@ -171,21 +171,24 @@ async def _answer(cur: psycopg.AsyncCursor[DictRow], mode: str) -> Any:
 
 
 def _report_runs(rows: Sequence[DictRow], kinds: set[str], handoff: Handoff | None = None, *,
-                 locked: bool = False) -> list[wf.Steps]:
+                 locked: bool = False, read: Sequence[DictRow] = ()) -> list[wf.Steps]:
     """The runs that report tasks which reached a state to the orchestrations waiting for them.
 
     One run per instance (the reports of its tasks one after the other), in the instances' order, so
     that transactions reporting to the same instances lock them in the same order; `locked`: the
-    statement that returned `rows` locked the instances already (`succeed_wf`). The kinds of change
-    made so far (each task's own) are added to `kinds`.
+    statement that returned `rows` locked the instances already (`succeed_wf`); `read`: their
+    `wf_lock_for_decisions` rows, for the first report to each. The kinds of change made so far (each
+    task's own) are added to `kinds`.
     """
     by_instance: dict[tuple[str, str], list[wf.Steps]] = {}
+    instances = {(r["namespace"], r["instance_id"]): r for r in read}
     for row in rows:
         status = row.get("status", "succeeded")
         kinds.add(WORK if status == "pending" else TASKS)
         if row.get("wf_instance") is not None and status in wf.TERMINAL:
             key = (row["namespace"], row["wf_instance"])
-            by_instance.setdefault(key, []).append(wf.task_finished(row, 0.0, handoff, locked=locked))
+            first = instances.pop(key, None) if key not in by_instance else None
+            by_instance.setdefault(key, []).append(wf.task_finished(row, 0.0, handoff, locked=locked, read=first))
     return [_one_by_one(by_instance[key]) for key in sorted(by_instance)]
 
 
@@ -474,11 +477,17 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             if not wins:
                 return set()
             reporting = any(o.lease.workflow for o in wins)      # then the instances are locked too
-            rows = await (await conn.execute(Q["succeed_wf" if reporting else "succeed"], params)).fetchall()
+            done = await conn.execute(Q["succeed_wf" if reporting else "succeed"], params)
+            ahead = None
+            if reporting and handoff is not None and handoff.decider is not None:     # may decide in place
+                ahead = await conn.execute(Q["wf_lock_for_decisions"], {
+                    "ids": [o.lease.task_id for o in wins if o.lease.workflow]})
+            rows = await done.fetchall()
+            read = await ahead.fetchall() if ahead is not None else []
             if rows:
                 _notified.set(_notified.get() + TASKS)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
-            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting), kinds, pipeline)
+            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting, read=read), kinds, pipeline)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:

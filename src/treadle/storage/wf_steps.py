@@ -243,19 +243,22 @@ def start_instance(namespace: str, instance_id: str, name: str, input: Any, now:
 
 def deliver(namespace: str, instance_id: str, event: h.HistoryEvent, now: float, *,
             execution: int | None = None, missing_ok: bool = False, handoff: Handoff | None = None,
-            locked: bool = False) -> Steps:
+            locked: bool = False, read: dict[str, Any] | None = None) -> Steps:
     """Put an input in the instance's inbox and make sure a decision will read it.
 
     `execution` pins it to one execution (an activity result is dropped if the instance has moved
     on with continue-as-new); events and queue messages go to the current one. With a `handoff`
     that has a decider, the input may instead be decided at once (`_decide_in_place`): the
     instance is then read with its history in the statement after the one that locked it, or in
-    the first if the caller holds the lock already (`locked`).
+    the first if the caller holds the lock already (`locked`), or not at all if the caller read it
+    so already (`read`: its `wf_lock_for_decision` row).
     """
     key = _key(namespace, instance_id)
     decider: Decider | None = handoff.decider if handoff is not None else None
     if decider is None or handoff is None:
         inst = yield ("wf_lock_instance", key, "one")
+    elif read is not None:
+        inst = read
     else:
         if not locked:
             yield ("wf_lock_instance", key, "exec")
@@ -312,12 +315,13 @@ def _decide_in_place(loaded: LoadedInstance, inst: dict[str, Any], decider: Deci
     return True
 
 
-def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = None, *, locked: bool = False) -> Steps:
+def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = None, *, locked: bool = False,
+                  read: dict[str, Any] | None = None) -> Steps:
     """After a task reached a terminal state: if an orchestration waits for it, deliver its outcome.
 
     `task` is the row the terminal statement returned (`id, namespace, name, status, result,
     error, wf_instance, wf_execution, wf_seq`, JSON as text); `locked`: that statement locked
-    the task's instance too (PostgreSQL's `succeed_wf`).
+    the task's instance too (PostgreSQL's `succeed_wf`); `read`: see `deliver`.
     """
     if task["wf_instance"] is None or task["status"] not in TERMINAL \
             or task["name"].startswith(DECISION_PREFIX) or task["wf_seq"] is None:
@@ -325,7 +329,7 @@ def task_finished(task: dict[str, Any], now: float, handoff: Handoff | None = No
     event = _result_event(task)
     if event is not None:
         yield from deliver(task["namespace"], task["wf_instance"], event, now, execution=task["wf_execution"],
-                           missing_ok=True, handoff=handoff, locked=locked)
+                           missing_ok=True, handoff=handoff, locked=locked, read=read)
 
 
 def load(namespace: str, instance_id: str, now: float) -> Steps:

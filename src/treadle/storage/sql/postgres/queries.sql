@@ -219,6 +219,29 @@ CROSS JOIN LATERAL (
                    AND t.status IN ('pending', 'running')) AS busy) f
 WHERE i.namespace = %(namespace)s AND i.instance_id = %(instance_id)s FOR UPDATE OF i;
 
+-- name: wf_lock_for_decisions
+-- `wf_lock_for_decision` for the instances of these tasks at once: sent right behind the `succeed_wf`
+-- that locked them (so it reads them with a snapshot taken after the locks), in the same round trip.
+SELECT i.*, treadle_now() AS now, f.deciding, f.busy,
+       CASE WHEN NOT f.deciding AND NOT f.busy THEN
+           (SELECT coalesce(json_agg(json_build_array(e.src, e.seq, e.kind, e.data::json) ORDER BY e.src, e.seq), '[]')::text
+            FROM (SELECT 'h' AS src, h.position AS seq, h.kind, h.data FROM wf_history h
+                  WHERE h.namespace = i.namespace AND h.instance_id = i.instance_id AND h.execution = i.execution
+                  UNION ALL
+                  SELECT 'i', b.seq, b.kind, b.data FROM wf_inbox b
+                  WHERE b.namespace = i.namespace AND b.instance_id = i.instance_id AND b.execution = i.execution) e)
+       END AS events
+FROM wf_instances i
+CROSS JOIN LATERAL (
+    SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace
+                   AND t.idempotency_key = 'wf-d:' || i.uid || ':' || i.decision_gen) AS deciding,
+           EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = i.namespace AND t.wf_instance = i.instance_id
+                   AND t.status IN ('pending', 'running')) AS busy) f
+WHERE (i.namespace, i.instance_id) IN (SELECT t.namespace, t.wf_instance FROM tasks t
+                                       WHERE t.id = ANY(%(ids)s::text[]) AND t.wf_instance IS NOT NULL)
+ORDER BY i.namespace COLLATE "C", i.instance_id COLLATE "C"
+FOR UPDATE OF i;
+
 -- name: wf_append_history
 -- `events` is a JSON array of [kind, data as JSON text], appended at positions start+1, start+2, ...
 INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
