@@ -191,11 +191,13 @@ class Handoff:
     decided: list[Any] = field(default_factory=list)
     taken: int = 0                 # slots given to inserts: those leased, and those whose insert is in flight
     may_end: bool = False          # set by a store that can make the write durable: an ending may be decided in it
+    unconfirmed: set[str] = field(default_factory=set)     # ids leased before the store knew their insert
 
     def reset(self) -> None:
         """Forget what a transaction leased or decided: it is being run again."""
         self.claimed.clear()
         self.decided.clear()
+        self.unconfirmed.clear()
         self.taken = 0
 
     def take(self, task: NewTask) -> bool:
@@ -215,13 +217,30 @@ class Handoff:
         """The insert a slot was held for did not lease a task (one with its idempotency key existed)."""
         self.taken -= 1
 
-    def lease(self, task: NewTask, token: str, lease_expires: float) -> None:
-        """Record that `task` was inserted leased to this worker, as its first attempt (its slot taken)."""
+    def lease(self, task: NewTask, token: str, lease_expires: float, *, confirmed: bool = True) -> None:
+        """Record that `task` was inserted leased to this worker, as its first attempt (its slot taken).
+
+        `confirmed=False`: the insert was sent but its answer comes after the commit; the store
+        settles it with `confirm` before the worker sees `claimed`.
+        """
+        if not confirmed:
+            self.unconfirmed.add(task.id)
         self.claimed.append(ClaimedTask(
             lease=LeaseRef(task.id, token, 1, task.wf_instance is not None), namespace=task.namespace,
             name=task.name, args=task.args, kwargs=task.kwargs, max_attempts=task.max_attempts,
             retry_policy=task.retry_policy, timeout_seconds=task.timeout_seconds, metadata=task.metadata,
             priority=task.priority, lease_expires=float(lease_expires)))
+
+    def confirm(self, inserted: set[str]) -> None:
+        """Settle the unconfirmed leases: keep those whose task was inserted, drop the others.
+
+        A task whose idempotency key existed already was not inserted: the worker must not run it.
+        """
+        dropped = self.unconfirmed - inserted
+        if dropped:
+            self.claimed[:] = [c for c in self.claimed if c.lease.task_id not in dropped]
+            self.taken -= len(dropped)
+        self.unconfirmed.clear()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -113,7 +113,8 @@ async def drive(conn: Conn, steps: wf.Steps, kinds: set[str], pipeline: AsyncPip
 
 
 async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str],
-                    pipeline: AsyncPipeline | None = None) -> list[Any]:
+                    pipeline: AsyncPipeline | None = None,
+                    late: list[psycopg.AsyncCursor[DictRow]] | None = None) -> list[Any]:
     """Run several `wf_steps` transactions side by side on this connection, inside the caller's transaction.
 
     In pipeline mode and in rounds: a round sends what every unfinished run asks next and collects
@@ -125,12 +126,14 @@ async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str],
     transaction's. The kinds of change the statements make are added to `kinds`, for the caller to notify.
     `pipeline`: the one the caller opened (before its transaction, so that its BEGIN and COMMIT share
     round trips with the statements); a pipeline opened inside would cost a sync of its own.
+    `late`: where to put the cursors of `"late"` statements, whose rows the caller reads after its
+    commit (the runs get None); without it they are answered like `"all"`.
     """
     if not runs:
         return []
     if pipeline is None:
         async with conn.pipeline() as own:
-            return await drive_all(conn, runs, kinds, own)
+            return await drive_all(conn, runs, kinds, own, late)
     results: list[Any] = [None] * len(runs)
     answers: list[Any] = [None] * len(runs)
     active = list(range(len(runs)))
@@ -142,10 +145,12 @@ async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str],
                     step = runs[i].send(answers[i])
                     batch = step if isinstance(step, list) else [step]
                     cursors = []
-                    for name, params, _mode in batch:
+                    for name, params, mode in batch:
                         kinds.update(wf.signals(name, params))
                         cursors.append(await conn.execute(Q[name], params))
-                    if any(mode != "exec" for _, _, mode in batch):
+                        if mode == "late" and late is not None:
+                            late.append(cursors[-1])
+                    if any(mode != "exec" and (mode != "late" or late is None) for _, _, mode in batch):
                         sent.append((i, isinstance(step, list), batch, cursors))
                         break
                     answers[i] = [None] * len(batch) if isinstance(step, list) else None
@@ -163,7 +168,7 @@ async def drive_all(conn: Conn, runs: Sequence[wf.Steps], kinds: set[str],
 async def _answer(cur: psycopg.AsyncCursor[DictRow], mode: str) -> Any:
     if mode == "one":
         return await cur.fetchone()
-    if mode == "all":
+    if mode in ("all", "late"):
         return await cur.fetchall()
     if mode == "count":
         return cur.rowcount
@@ -472,6 +477,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         params = {**_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins],
                   "channel": self._channels[TASKS], "payload": self._origin}
         kinds: set[str] = set()
+        late: list[psycopg.AsyncCursor[DictRow]] = []      # answers read after the commit (`drive_all`)
 
         async def succeed(conn: Conn, pipeline: AsyncPipeline | None = None) -> set[tuple[str, str]]:
             if not wins:
@@ -487,11 +493,13 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             if rows:
                 _notified.set(_notified.get() + TASKS)     # the statement notified
             tokens = {o.lease.task_id: o.lease.token for o in wins}
-            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting, read=read), kinds, pipeline)
+            await drive_all(conn, _report_runs(rows, kinds, handoff, locked=reporting, read=read), kinds, pipeline,
+                            late)
             return {(r["id"], tokens[r["id"]]) for r in rows}
 
         async def op(conn: Conn) -> list[bool]:
             kinds.clear()
+            late.clear()
             if handoff is not None:
                 handoff.reset()     # this may be a retry of the transaction
                 handoff.may_end = True      # `wf_durable` makes this transaction's commit durable
@@ -505,6 +513,8 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                         if not isinstance(o, Succeeded) and await self._fail(conn, o, kinds, handoff, pipeline):
                             accepted.add((o.lease.task_id, o.lease.token))
                     await self._notify(conn, kinds - set(_notified.get()))
+                if late and handoff is not None:     # committed: which tasks leased at birth were inserted
+                    handoff.confirm({r["id"] for cur in late for r in await cur.fetchall() if r["lease_token"]})
             return [(o.lease.task_id, o.lease.token) in accepted for o in outcomes]
 
         return await self._run(op, durable=not all(o.lease.workflow for o in outcomes))

@@ -122,7 +122,7 @@ def _answer(conn: sqlite3.Connection, name: str, params: dict[str, Any], mode: s
     if mode == "one":
         row = cur.fetchone()
         return dict(row) if row is not None else None
-    if mode == "all":
+    if mode in ("all", "late"):             # the answer is at hand: no need to settle it later
         return [dict(r) for r in cur.fetchall()]
     if mode == "count":
         return cur.rowcount

@@ -2,7 +2,9 @@
 
 Each function here is a generator that yields `(query name, parameters, mode)` and receives the
 answer: one row (`"one"`), all rows (`"all"`), a row count (`"count"`), or nothing (`"exec"`: the
-statement may be sent without waiting for it, so a backend can pipeline a run of them). It may
+statement may be sent without waiting for it, so a backend can pipeline a run of them). `"late"`
+asks for all rows but accepts None: a backend that can settle the answer after its commit (see
+`Handoff.confirm`) sends the statement as it would an `"exec"`, sparing a round trip. It may
 also yield a list of such queries, independent of each other, and receive the list of their
 answers: a backend that can sends them in one round trip. A backend runs it inside
 one transaction of its own, with its own queries of the same names (`sql/<dialect>/queries.sql`),
@@ -409,7 +411,12 @@ def _apply_decision(commit: DecisionCommit, inst: dict[str, Any], now: float, *,
 
 
 def _advance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
-    """History, tasks and the instance's new generation of a decision that keeps running: one statement."""
+    """History, tasks and the instance's new generation of a decision that keeps running: one statement.
+
+    Its answer (which tasks leased at birth were inserted) may come after the commit (`"late"`): the
+    leases are then recorded at once, to be confirmed (`Handoff.confirm`), with an expiry reckoned
+    from the store's time read in this transaction (or the caller's), a little early if anything.
+    """
     handoff = commit.handoff
     consumed = yield from _consume_inbox(commit)
     events = commit.decision.new_events
@@ -420,14 +427,22 @@ def _advance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
     rows = yield ("wf_advance", _status_params(commit, inst, now) | {
         "execution": commit.execution, "start": commit.history_length,
         "events": serde.dumps([[event.kind, serde.dumps(event.data)] for event in ordered]),
-        "tasks": serde.dumps(records, what="task arguments"), "unleased": len(records) > len(leases)}, "all")
-    inserted = {row["id"]: row["lease_expires"] for row in rows if row["lease_token"] is not None}
+        "tasks": serde.dumps(records, what="task arguments"), "unleased": len(records) > len(leases)},
+        "late" if leases else "exec")
+    if handoff is None or not leases:
+        return
+    inserted = None if rows is None else {row["id"]: row["lease_expires"] for row in rows
+                                          if row["lease_token"] is not None}
+    expires = float(inst.get("now") or now) + handoff.lease_seconds
     for task in commit.tasks:
-        if handoff is not None and task.id in leases:
-            if task.id in inserted:
-                handoff.lease(task, leases[task.id], inserted[task.id])
-            else:                       # the task existed (its idempotency key)
-                handoff.give_back()
+        if task.id not in leases:
+            continue
+        if inserted is None:
+            handoff.lease(task, leases[task.id], expires, confirmed=False)
+        elif task.id in inserted:
+            handoff.lease(task, leases[task.id], inserted[task.id])
+        else:                       # the task existed (its idempotency key)
+            handoff.give_back()
 
 
 def _consume_inbox(commit: DecisionCommit) -> Steps:

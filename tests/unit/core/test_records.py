@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from treadle.core import serde
-from treadle.core.records import ClaimedTask, ErrorInfo, LeaseRef, Progress
+from treadle.core.records import ClaimedTask, ErrorInfo, Handoff, LeaseRef, NewTask, Progress
 from treadle.errors import TaskError, TaskTimeoutError, TaskValidationError
 
 
@@ -186,3 +186,29 @@ def test_a_claimed_task_exposes_its_id_and_attempt_from_the_lease() -> None:
                           priority=0, lease_expires=0.0)
 
     assert (claimed.id, claimed.attempt) == ("t-1", 3)
+
+
+def _activity(task_id: str) -> NewTask:
+    return NewTask(id=task_id, name="t.step", namespace="default", wf_instance="i1", wf_execution=1, wf_seq=1)
+
+
+def test_a_lease_sent_before_its_insert_was_confirmed_is_dropped_unless_the_insert_happened() -> None:
+    handoff = Handoff(worker_id="w1", lease_seconds=30, names=frozenset({"t.step"}), room=3)
+    for task_id in ("a", "b", "c"):
+        assert handoff.take(_activity(task_id))
+    handoff.lease(_activity("a"), "tok-a", 100.0)                      # known at once
+    handoff.lease(_activity("b"), "tok-b", 100.0, confirmed=False)     # answered after the commit
+    handoff.lease(_activity("c"), "tok-c", 100.0, confirmed=False)
+    assert handoff.unconfirmed == {"b", "c"}
+    handoff.confirm({"b"})                                             # "c" existed already: not ours to run
+    assert [c.lease.task_id for c in handoff.claimed] == ["a", "b"]
+    assert handoff.taken == 2 and handoff.unconfirmed == set()
+    assert handoff.take(_activity("d"))                                # its slot is free again
+
+
+def test_resetting_a_handoff_forgets_unconfirmed_leases() -> None:
+    handoff = Handoff(worker_id="w1", lease_seconds=30, names=frozenset({"t.step"}), room=1)
+    assert handoff.take(_activity("a"))
+    handoff.lease(_activity("a"), "tok-a", 100.0, confirmed=False)
+    handoff.reset()
+    assert handoff.claimed == [] and handoff.unconfirmed == set() and handoff.taken == 0
