@@ -502,7 +502,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             late.clear()
             if handoff is not None:
                 handoff.reset()     # this may be a retry of the transaction
-                handoff.may_end = True      # `wf_durable` makes this transaction's commit durable
+                handoff.may_end = True      # `wf_end` makes this transaction's commit durable
             if len(wins) == len(outcomes) and not any(o.lease.workflow for o in outcomes):
                 accepted = await succeed(conn)     # the hot path: one statement, one commit
             else:

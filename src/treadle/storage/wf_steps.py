@@ -35,7 +35,7 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 MOVED_ON_KINDS = (h.EVENT_RAISED, h.EVENT_QUEUED)   # inputs continue-as-new hands to the next execution
 
 
-_SIGNALS = {"wf_insert_task": WORK, "wf_set_finished": INSTANCES, "wf_terminate": INSTANCES,
+_SIGNALS = {"wf_insert_task": WORK, "wf_end": INSTANCES, "wf_terminate": INSTANCES,
             "wf_set_new_execution": INSTANCES, "wf_delete_instance": INSTANCES,
             "wf_cancel_pending_task": TASKS, "wf_cancel_running_task": TASKS}
 
@@ -302,16 +302,14 @@ def _decide_in_place(loaded: LoadedInstance, inst: dict[str, Any], decider: Deci
     other activities run (a fan-out), their results are better gathered by one decision
     than replayed one by one. A decision that ends the execution makes its output a result,
     so its commit must be durable: this transaction (an activity's, which need not be) is
-    made durable first (`wf_durable`) where the store can (`Handoff.may_end`); elsewhere
+    made durable by the ending's own statement (`wf_end`) where the store can (`Handoff.may_end`); elsewhere
     the ending is left to a decision task, whose commit is durable.
     """
     commit = decider(loaded)
     if commit is None:
         return False
-    if commit.decision.status != "running":
-        if not handoff.may_end:
-            return False
-        yield ("wf_durable", {}, "exec")
+    if commit.decision.status != "running" and not handoff.may_end:
+        return False
     yield from _apply_decision(commit, inst, now, inbox_read=True)
     handoff.decided.append(commit.decision)
     return True
@@ -382,11 +380,15 @@ def _apply_decision(commit: DecisionCommit, inst: dict[str, Any], now: float, *,
     in one statement (`wf_advance`): the common step, made as cheap as it can be.
     """
     ns, iid = commit.namespace, commit.instance_id
-    running = commit.decision.status == "running"
+    status = commit.decision.status
+    running = status == "running"
     if running:
         yield from _advance(commit, inst, now)
     else:
-        yield from _write_history(commit, now)
+        if status == "continued_as_new":
+            yield from _write_history(commit, now)
+        else:
+            yield from _end(commit, inst, now)
         for task in commit.tasks:
             yield from insert_task(task, now, commit.handoff)
     for child in commit.children:
@@ -471,16 +473,27 @@ def _status_params(commit: DecisionCommit, inst: dict[str, Any], now: float) -> 
         "custom_status": status_text, "status_changed": 1 if status_text != inst["custom_status"] else 0, "now": now}
 
 
+def _end(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
+    """History, dropped inbox and finished instance of a decision that ends its execution: one statement.
+
+    It makes its transaction's commit durable where the store can (PostgreSQL): an output is a result.
+    """
+    decision = commit.decision
+    events = decision.new_events
+    ordered = [*events[:1], *(event for _, event in commit.inbox), *events[1:]]
+    yield ("wf_end", _status_params(commit, inst, now) | {
+        "execution": commit.execution, "start": commit.history_length,
+        "events": serde.dumps([[event.kind, serde.dumps(event.data)] for event in ordered]),
+        "status": decision.status, "output": serde.dumps(decision.output),
+        "error": serde.dumps(decision.error) if decision.error else None}, "exec")
+
+
 def _update_instance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
-    """The instance after a decision that ends its execution (finished, or continued as new)."""
-    ns, iid, decision = commit.namespace, commit.instance_id, commit.decision
-    common = _status_params(commit, inst, now)
+    """The instance after a decision that ends its execution: continued as new, or its parent told."""
+    ns, decision = commit.namespace, commit.decision
     if decision.status == "continued_as_new":
-        yield from _continue_as_new(commit, common, now)
+        yield from _continue_as_new(commit, _status_params(commit, inst, now), now)
         return
-    yield ("wf_set_finished", common | {"status": decision.status, "output": serde.dumps(decision.output),
-                                        "error": serde.dumps(decision.error) if decision.error else None}, "exec")
-    yield ("wf_inbox_drop", _key(ns, iid) | {"execution": commit.execution}, "exec")
     if inst["parent_instance_id"] is not None:
         kind = h.SUB_ORCHESTRATION_COMPLETED if decision.status == "completed" else h.SUB_ORCHESTRATION_FAILED
         data = {"seq": inst["parent_seq"], "result": decision.output} if decision.status == "completed" else \

@@ -293,23 +293,32 @@ SET decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
     custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
 WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
 
--- name: wf_set_finished
+-- name: wf_end
+-- A decision that ends its execution, in one statement: its history appended (as `wf_append_history`),
+-- the execution's inbox dropped, the instance finished. Its output is a result, so the transaction's
+-- commit waits for the WAL flush even on a connection that does not by default (an activity's finish
+-- that decides its orchestration's end in place: see `wf_steps._decide_in_place`).
+WITH durable AS (
+    SELECT set_config('synchronous_commit', 'on', true) AS mode
+), hist AS (
+    INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+    SELECT %(namespace)s, %(instance_id)s, %(execution)s, %(start)s + e.n, e.v ->> 0, e.v ->> 1, treadle_now()
+    FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(v, n)
+), dropped AS (
+    DELETE FROM wf_inbox WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s
+                           AND execution = %(execution)s
+)
 UPDATE wf_instances
 SET status = %(status)s, output = %(output)s, error = %(error)s, decision_gen = decision_gen + 1,
     custom_status = %(custom_status)s, custom_status_version = custom_status_version + %(status_changed)s,
     finished_at = treadle_now(), updated_at = treadle_now()
-WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
+WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND (SELECT mode FROM durable) = 'on';
 
 -- name: wf_set_new_execution
 UPDATE wf_instances
 SET execution = execution + 1, input = %(input)s, decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
     custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
 WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
-
--- name: wf_durable
--- Makes this transaction's commit wait for the WAL flush, on a connection that does not by default
--- (an activity's relaxed finish that ends its orchestration: see `wf_steps._decide_in_place`).
-SELECT set_config('synchronous_commit', 'on', true);
 
 -- name: wf_finish_decision
 UPDATE tasks

@@ -224,7 +224,16 @@ SET decision_gen = decision_gen + 1, custom_status = :custom_status,
     custom_status_version = custom_status_version + :status_changed, updated_at = :now
 WHERE namespace = :namespace AND instance_id = :instance_id;
 
--- name: wf_set_finished
+-- name: wf_end
+-- A decision that ends its execution: its history appended (as `wf_append_history`), the execution's
+-- inbox dropped, the instance finished. Three statements, run in turn (`-- then`).
+INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
+SELECT :namespace, :instance_id, :execution, :start + e.key + 1, json_extract(e.value, '$[0]'),
+       json_extract(e.value, '$[1]'), :now
+FROM json_each(:events) AS e;
+-- then
+DELETE FROM wf_inbox WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
+-- then
 UPDATE wf_instances
 SET status = :status, output = :output, error = :error, decision_gen = decision_gen + 1,
     custom_status = :custom_status, custom_status_version = custom_status_version + :status_changed,
