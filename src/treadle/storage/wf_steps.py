@@ -45,8 +45,6 @@ def signals(name: str, params: dict[str, Any]) -> str:
 
     A task leased at birth (`wf_insert_claimed_task`) wakes no one: its worker already has it.
     """
-    if name == "wf_set_running":
-        return INSTANCES if params["status_changed"] else ""
     if name == "wf_start_instance":
         return WORK if params["unleased"] else ""
     if name == "wf_advance":
@@ -139,13 +137,10 @@ Decider = Callable[[LoadedInstance], DecisionCommit | None]
 
 
 def task_params(task: NewTask) -> dict[str, Any]:
-    """The parameters of `wf_insert_task` for a task an orchestration schedules."""
-    return {"id": task.id, "namespace": task.namespace, "name": task.name, "args": serde.dumps(task.args),
-            "kwargs": serde.dumps(task.kwargs), "priority": task.priority, "run_at": task.run_at,
-            "max_attempts": task.max_attempts, "retry_policy": serde.dumps(task.retry_policy),
-            "timeout_seconds": task.timeout_seconds, "idempotency_key": task.idempotency_key,
-            "metadata": serde.dumps(task.metadata), "wf_instance": task.wf_instance,
-            "wf_execution": task.wf_execution, "wf_seq": task.wf_seq, "session_id": task.session_id}
+    """The parameters of `wf_insert_task` for a task an orchestration schedules (JSON as text)."""
+    return task_record(task) | {"args": serde.dumps(task.args), "kwargs": serde.dumps(task.kwargs),
+                                "retry_policy": serde.dumps(task.retry_policy),
+                                "metadata": serde.dumps(task.metadata)}
 
 
 def task_record(task: NewTask, lease: tuple[str, Handoff] | None = None) -> dict[str, Any]:
@@ -213,9 +208,20 @@ def append_history(namespace: str, instance_id: str, execution: int, events: lis
     """Append events at positions start+1, start+2, ... (one statement)."""
     if not events:
         return
-    rows = serde.dumps([[event.kind, serde.dumps(event.data)] for event in events])
     yield ("wf_append_history", _key(namespace, instance_id) | {
-        "execution": execution, "start": start, "events": rows, "now": now}, "exec")
+        "execution": execution, "start": start, "events": _events_json(events), "now": now}, "exec")
+
+
+def _events_json(events: list[h.HistoryEvent]) -> str:
+    """History events as the `events` parameter of the statements that append them."""
+    return serde.dumps([[event.kind, serde.dumps(event.data)] for event in events])
+
+
+def _decided(commit: DecisionCommit, consumed: list[h.HistoryEvent]) -> list[h.HistoryEvent]:
+    """The events a decision appends: its start time first, so a replay applies the inputs it consumed
+    at the time they were handled, then those inputs, then what it decided."""
+    events = commit.decision.new_events
+    return [*events[:1], *consumed, *events[1:]]
 
 
 def start_instance(namespace: str, instance_id: str, name: str, input: Any, now: float, *,
@@ -421,14 +427,12 @@ def _advance(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
     """
     handoff = commit.handoff
     consumed = yield from _consume_inbox(commit)
-    events = commit.decision.new_events
-    ordered = [*events[:1], *consumed, *events[1:]]
     leases = {task.id: new_token() for task in commit.tasks if handoff is not None and handoff.take(task)}
     records = [task_record(task, (leases[task.id], handoff) if handoff is not None and task.id in leases else None)
                for task in commit.tasks]
     rows = yield ("wf_advance", _status_params(commit, inst, now) | {
         "execution": commit.execution, "start": commit.history_length,
-        "events": serde.dumps([[event.kind, serde.dumps(event.data)] for event in ordered]),
+        "events": _events_json(_decided(commit, consumed)),
         "tasks": serde.dumps(records, what="task arguments"), "unleased": len(records) > len(leases)},
         "late" if leases else "exec")
     if handoff is None or not leases:
@@ -458,10 +462,7 @@ def _consume_inbox(commit: DecisionCommit) -> Steps:
 
 def _write_history(commit: DecisionCommit, now: float) -> Steps:
     consumed = yield from _consume_inbox(commit)
-    events = commit.decision.new_events
-    # the decision's start time first, so a replay applies the inputs at the time they were handled
-    ordered = [*events[:1], *consumed, *events[1:]]
-    yield from append_history(commit.namespace, commit.instance_id, commit.execution, ordered,
+    yield from append_history(commit.namespace, commit.instance_id, commit.execution, _decided(commit, consumed),
                               commit.history_length, now)
 
 
@@ -479,11 +480,9 @@ def _end(commit: DecisionCommit, inst: dict[str, Any], now: float) -> Steps:
     It makes its transaction's commit durable where the store can (PostgreSQL): an output is a result.
     """
     decision = commit.decision
-    events = decision.new_events
-    ordered = [*events[:1], *(event for _, event in commit.inbox), *events[1:]]
-    yield ("wf_end", _status_params(commit, inst, now) | {
+    yield ("wf_end", _status_params(commit, inst, now) | {      # the inbox goes: nothing to consume first
         "execution": commit.execution, "start": commit.history_length,
-        "events": serde.dumps([[event.kind, serde.dumps(event.data)] for event in ordered]),
+        "events": _events_json(_decided(commit, [event for _, event in commit.inbox])),
         "status": decision.status, "output": serde.dumps(decision.output),
         "error": serde.dumps(decision.error) if decision.error else None}, "exec")
 

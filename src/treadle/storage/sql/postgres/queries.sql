@@ -287,12 +287,6 @@ WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution 
 -- name: wf_inbox_drop
 DELETE FROM wf_inbox WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s AND execution = %(execution)s;
 
--- name: wf_set_running
-UPDATE wf_instances
-SET decision_gen = decision_gen + 1, custom_status = %(custom_status)s,
-    custom_status_version = custom_status_version + %(status_changed)s, updated_at = treadle_now()
-WHERE namespace = %(namespace)s AND instance_id = %(instance_id)s;
-
 -- name: wf_end
 -- A decision that ends its execution, in one statement: its history appended (as `wf_append_history`),
 -- the execution's inbox dropped, the instance finished. Its output is a result, so the transaction's
@@ -368,7 +362,7 @@ FROM created c;
 -- name: wf_advance
 -- A decision that keeps its execution running, in one statement: its history appended (as
 -- `wf_append_history`), its tasks inserted (as `wf_insert_task`, or as `wf_insert_claimed_task`
--- where `lease_token` is set) and the instance's generation bumped (as `wf_set_running`). `tasks`
+-- where `lease_token` is set) and the instance's generation bumped (with its custom status). `tasks`
 -- is a JSON array of `wf_steps.task_record`s. Returns the tasks leased at birth that were inserted
 -- (one whose idempotency key exists is not).
 WITH hist AS (

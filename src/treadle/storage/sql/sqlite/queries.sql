@@ -218,12 +218,6 @@ WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :exe
 -- name: wf_inbox_drop
 DELETE FROM wf_inbox WHERE namespace = :namespace AND instance_id = :instance_id AND execution = :execution;
 
--- name: wf_set_running
-UPDATE wf_instances
-SET decision_gen = decision_gen + 1, custom_status = :custom_status,
-    custom_status_version = custom_status_version + :status_changed, updated_at = :now
-WHERE namespace = :namespace AND instance_id = :instance_id;
-
 -- name: wf_end
 -- A decision that ends its execution: its history appended (as `wf_append_history`), the execution's
 -- inbox dropped, the instance finished. Three statements, run in turn (`-- then`).
@@ -291,7 +285,7 @@ FROM wf_instances i WHERE i.namespace = :namespace AND i.instance_id = :instance
 -- name: wf_advance
 -- A decision that keeps its execution running: its history appended (as `wf_append_history`),
 -- its tasks inserted (as `wf_insert_task`, or as `wf_insert_claimed_task` where `lease_token` is
--- set) and the instance's generation bumped (as `wf_set_running`). `tasks` is a JSON array of
+-- set) and the instance's generation bumped (with its custom status). `tasks` is a JSON array of
 -- `wf_steps.task_record`s. Three statements, run in turn (`-- then`); the last returns the tasks
 -- it inserted (one whose idempotency key exists is not).
 INSERT INTO wf_history (namespace, instance_id, execution, position, kind, data, at)
