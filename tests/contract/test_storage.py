@@ -110,6 +110,27 @@ async def test_claim_respects_limit_and_counts_the_attempt(storage: Storage, clo
     assert await claim(storage) == []
 
 
+@pytest.mark.parametrize("by_id", [False, True], ids=["claim", "claim_task"])
+async def test_a_claimed_task_carries_every_field_of_its_submission(storage: Storage, clock: FrozenClock,
+                                                                    by_id: bool) -> None:
+    # Given a submission with every field a worker needs set to a distinct value
+    policy = RetryPolicy(max_attempts=4, backoff=FixedBackoff(2))
+    task = new_task(name="math.mul", args=[1, "two"], kwargs={"k": [3]}, priority=7, metadata={"team": "b"},
+                    timeout_seconds=12.5, policy=policy)
+    await storage.enqueue([task])
+    # When it is claimed, by a name pattern or by its id
+    if by_id:
+        batch = (await storage.claim_task(NS, task.id, "w1", 30.0)).tasks
+    else:
+        batch = await claim(storage, ["math.*"], lease=30)
+    # Then the claim hands back each of them, in its place
+    [c] = batch
+    assert (c.id, c.namespace, c.name, c.args, c.kwargs) == (task.id, NS, "math.mul", [1, "two"], {"k": [3]})
+    assert (c.attempt, c.max_attempts, c.retry_policy) == (1, 4, policy.to_dict())
+    assert (c.timeout_seconds, c.metadata, c.priority) == (12.5, {"team": "b"}, 7)
+    assert c.lease.token and c.lease_expires == clock.now() + 30 and not c.lease.workflow
+
+
 @pytest.mark.parametrize(("pattern", "claimed"), [
     ("math.*", {"math.add", "math.mul"}),
     ("math.%", {"math.add", "math.mul"}),

@@ -165,11 +165,20 @@ class _SignatureValidator:
         self._checks: dict[str, Callable[[Any], bool] | None] | None = None
         self._hints: dict[str, Any] = {}
         self._model: type[BaseModel] | None = None
+        # The common call, `f(a, b)` of plain values, needs no binding (`inspect` is slow per call):
+        # the parameter names and checks in order, and how many have no default; None when some
+        # parameter is not plain (keyword-only, *args, or an annotation only Pydantic can check).
+        self._positional: tuple[list[str], list[Callable[[Any], bool]], int] | None = None
 
     def _plan(self) -> dict[str, Callable[[Any], bool] | None]:
         if self._checks is None:
             self._hints = _hints(self.fn)
             self._checks = {pname: _plain_check(self._hints.get(pname, Any)) for pname in self.sig.parameters}
+            params = list(self.sig.parameters.values())
+            checks = [self._checks[p.name] for p in params]
+            if all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params) and None not in checks:
+                required = sum(p.default is p.empty for p in params)
+                self._positional = ([p.name for p in params], [c for c in checks if c is not None], required)
         return self._checks
 
     def _is_plain(self, bound: inspect.BoundArguments) -> bool:
@@ -186,6 +195,11 @@ class _SignatureValidator:
         return True
 
     def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        self._plan()
+        if not kwargs and self._positional is not None:
+            names, checks, required = self._positional
+            if required <= len(args) <= len(checks) and all(check(v) for check, v in zip(checks, args, strict=False)):
+                return [], dict(zip(names, args, strict=False))     # what binding and `_rebuild` would give
         try:
             bound = self.sig.bind(*args, **kwargs)
         except TypeError as exc:

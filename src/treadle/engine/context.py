@@ -7,7 +7,6 @@ others). A lost lease or a cancel request shows up as `is_cancelled()`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ class TaskContext:
     timeout_seconds: float | None
     worker_id: str
     reporter: Reporter
-    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancelled: bool = False     # set once by the worker's loop, read from any thread: a flag is enough
     lease_lost: bool = False
     lease_token: str = field(default="", repr=False)
 
@@ -80,12 +79,12 @@ class TaskContext:
 
     def is_cancelled(self) -> bool:
         """True once cancellation was requested or the lease was lost: stop soon, the result will not count."""
-        return self.cancel_event.is_set()
+        return self.cancelled
 
     def cancel(self, *, lease_lost: bool = False) -> None:
         """Mark the attempt as cancelled (called by the worker)."""
         self.lease_lost = self.lease_lost or lease_lost
-        self.cancel_event.set()
+        self.cancelled = True
 
 
 def current_context() -> TaskContext:

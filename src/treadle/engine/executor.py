@@ -68,7 +68,7 @@ class Execution:
 
     def __init__(self, ctx: TaskContext) -> None:
         self.ctx = ctx
-        self._inner: asyncio.Task[str] | None = None
+        self._inner: asyncio.Task[Any] | None = None
         self._conn: Connection | None = None
         self._kill_at: float | None = None
 
@@ -105,7 +105,11 @@ class Executor:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, target: Target, execution: Execution) -> AttemptResult:
-        """Run one attempt to its end and describe how it ended."""
+        """Run one attempt to its end and describe how it ended.
+
+        Await it in a task of its own (the worker makes one per attempt): interrupting an async
+        attempt without a timeout cancels that task.
+        """
         ctx = execution.ctx
         try:
             if self.mode == "process":
@@ -122,6 +126,15 @@ class Executor:
 
     async def _run_async(self, target: Target, execution: Execution) -> AttemptResult:
         ctx = execution.ctx
+        if ctx.timeout_seconds is None:
+            # No deadline to enforce: run in the attempt's own task (the worker made one per attempt,
+            # with its own context), which is what an interrupt then cancels.
+            execution._inner = asyncio.current_task()
+            token = bind_context(ctx)
+            try:
+                return AttemptSucceeded(await _call_async(target, ctx))
+            finally:
+                unbind_context(token)
         context = contextvars.copy_context()
         context.run(bind_context, ctx)
         inner = asyncio.get_running_loop().create_task(_call_async(target, ctx), context=context)

@@ -2,7 +2,7 @@
 
 - Claims are one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)`, sized to the
   worker's free slots; completions, renewals and releases of many leases are one statement each
-  (`unnest` of arrays); every lease-guarded write is a compare-and-set on token and attempt.
+  (a JSON array of leases, one parameter); every lease-guarded write is a compare-and-set on token and attempt.
 - Time is the database's clock (`treadle_now()`), so leases expire by one clock whichever
   machine the workers run on. Tests freeze it per session with `treadle.now`.
 - State changes `NOTIFY`, in the same transaction, a channel per schema and kind of change; a
@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import AsyncConnection, AsyncPipeline, sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -59,7 +59,7 @@ from .auth_store import SqlAuthStore
 from .base import Enqueued
 from .changes import ALL, TASKS, WORK, ChangeCounter
 from .postgres_listen import PgListener, channel_name
-from .rows import as_value, claimed_from_row, info_from_row
+from .rows import CLAIMED_COLUMNS, as_value, claimed_from_row, info_from_row
 from .sqlfiles import load_migrations, load_queries
 from .wf_store import SqlWorkflowStore
 
@@ -70,6 +70,10 @@ Q = load_queries("postgres")
 _notified: ContextVar[str] = ContextVar("treadle_pg_notified", default="")   # kinds this operation signalled
 MIGRATIONS = load_migrations("postgres")
 Conn = AsyncConnection[DictRow]
+
+# Positions in a claimed row (`CLAIMED_COLUMNS`; the claim query adds `next_due` after them).
+_ID, _ATTEMPTS, _TOKEN, _SESSION = (CLAIMED_COLUMNS.index(c) for c in ("id", "attempts", "lease_token", "session_id"))
+_NEXT_DUE = len(CLAIMED_COLUMNS)
 
 _OWN_OPTIONS = {"schema", "search_path", "pool_min", "pool_max", "retry_seconds", "connect_timeout_seconds"}
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -93,9 +97,15 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _lease_arrays(leases: Sequence[LeaseRef]) -> dict[str, list[Any]]:
-    return {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases],
-            "attempts": [x.attempt for x in leases]}
+def _leases_param(leases: Sequence[LeaseRef], results: Sequence[str] | None = None) -> dict[str, str]:
+    """Leases as one JSON array of `[id, token, attempt]` (plus a result's JSON text), unpacked by the query.
+
+    One text parameter encoded by orjson: psycopg's array dumpers are Python code, and for a batch
+    of a few hundred leases they cost a worker more than the rest of recording it.
+    """
+    rows = [[x.task_id, x.token, x.attempt] for x in leases] if results is None else [
+        [x.task_id, x.token, x.attempt, r] for x, r in zip(leases, results, strict=True)]
+    return {"leases": serde.dumps(rows)}
 
 
 def _name_params(patterns: Sequence[Pattern]) -> dict[str, list[str]]:
@@ -401,9 +411,10 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
                   **_name_params(patterns)}
 
         async def op(conn: Conn) -> ClaimBatch:
-            rows = await (await conn.execute(Q["claim"], params)).fetchall()
-            next_due = rows[0]["next_due"] if rows else None
-            rows = [r for r in rows if r["id"] is not None]
+            cur = conn.cursor(row_factory=tuple_row)      # read by position: see CLAIMED_COLUMNS
+            rows = await (await cur.execute(Q["claim"], params)).fetchall()
+            next_due = rows[0][_NEXT_DUE] if rows else None
+            rows = [r for r in rows if r[_ID] is not None]
             took_all = len(rows) < limit       # a worker that took all there was waits until next_due
             rows = await self._own_sessions(conn, rows, params)
             tasks = [claimed_from_row(r, as_value) for r in rows]
@@ -416,26 +427,26 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         params = {"namespace": namespace, "id": task_id, "worker_id": worker_id, "lease_seconds": lease_seconds}
 
         async def op(conn: Conn) -> ClaimBatch:
-            rows = await (await conn.execute(Q["claim_task"], params)).fetchall()
+            rows = await (await conn.cursor(row_factory=tuple_row).execute(Q["claim_task"], params)).fetchall()
             rows = await self._own_sessions(conn, rows, params)
             return ClaimBatch(tasks=[claimed_from_row(r, as_value) for r in rows])
 
         return await self._run(op, durable=False)
 
-    async def _own_sessions(self, conn: Conn, rows: list[DictRow], params: dict[str, Any]) -> list[DictRow]:
+    async def _own_sessions(self, conn: Conn, rows: list[tuple[Any, ...]],
+                            params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Take ownership of the claimed tasks' sessions; give back tasks whose session another worker
         took at the same moment (two claims can both see a session free)."""
         lost = set()
-        for session in {r["session_id"] for r in rows if r["session_id"] is not None}:
+        for session in {r[_SESSION] for r in rows if r[_SESSION] is not None}:
             owned = await conn.execute(Q["own_session"], params | {"session_id": session})
             if owned.rowcount == 0:
                 lost.add(session)
         if not lost:
             return rows
-        give_back = [r for r in rows if r["session_id"] in lost]
-        await conn.execute(Q["release"], _lease_arrays([LeaseRef(r["id"], r["lease_token"], r["attempts"])
-                                                        for r in give_back]))
-        return [r for r in rows if r["session_id"] not in lost]
+        give_back = [LeaseRef(r[_ID], r[_TOKEN], r[_ATTEMPTS]) for r in rows if r[_SESSION] in lost]
+        await conn.execute(Q["release"], _leases_param(give_back))
+        return [r for r in rows if r[_SESSION] not in lost]
 
     async def renew_sessions(self, namespace: str, worker_id: str, lease_seconds: float) -> None:
         """Extend this worker's session leases."""
@@ -459,7 +470,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
         """Extend (or, with None, read) leases in one statement."""
         if not leases:
             return []
-        params: dict[str, Any] = {**_lease_arrays(leases), "lease_seconds": lease_seconds}
+        params: dict[str, Any] = {**_leases_param(leases), "lease_seconds": lease_seconds}
 
         async def op(conn: Conn) -> list[LeaseState]:
             query = Q["lease_state"] if lease_seconds is None else Q["renew"]
@@ -474,7 +485,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
     async def finish(self, outcomes: Sequence[Outcome], handoff: Handoff | None = None) -> list[bool]:
         """Record outcomes: successes in one statement (the common case: one commit), the rest beside them."""
         wins = [o for o in outcomes if isinstance(o, Succeeded)]
-        params = {**_lease_arrays([o.lease for o in wins]), "results": [o.result_json for o in wins],
+        params = {**_leases_param([o.lease for o in wins], [o.result_json for o in wins]),
                   "channel": self._channels[TASKS], "payload": self._origin}
         kinds: set[str] = set()
         late: list[psycopg.AsyncCursor[DictRow]] = []      # answers read after the commit (`drive_all`)
@@ -551,7 +562,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
 
         async def op(conn: Conn) -> int:
             async with conn.transaction():
-                rows = await (await conn.execute(Q["release"], _lease_arrays(leases))).fetchall()
+                rows = await (await conn.execute(Q["release"], _leases_param(leases))).fetchall()
                 kinds: set[str] = set()
                 await drive_all(conn, _report_runs(rows, kinds), kinds)
                 await self._notify(conn, kinds)

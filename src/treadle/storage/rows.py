@@ -6,7 +6,7 @@ says which, so both backends share one mapping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ..core import serde
@@ -49,12 +49,19 @@ def info_from_row(row: Row, decode: Decode) -> TaskInfo:
         worker_id=row["worker_id"], lease_expires=row["lease_expires"])
 
 
-def claimed_from_row(row: Row, decode: Decode) -> ClaimedTask:
-    """A `ClaimedTask` from the columns a claim returns."""
+# The columns every claim query returns, in this order (both dialects' `queries.sql`), so that a
+# claimed row is read by position: a few hundred rows per claim, on a worker's busiest path.
+CLAIMED_COLUMNS = ("id", "namespace", "name", "args", "kwargs", "attempts", "max_attempts", "retry_policy",
+                   "timeout_seconds", "metadata", "priority", "lease_token", "lease_expires", "wf_instance",
+                   "session_id")
+
+
+def claimed_from_row(row: Sequence[Any], decode: Decode) -> ClaimedTask:
+    """A `ClaimedTask` from the columns a claim returns (`CLAIMED_COLUMNS`, by position)."""
+    (task_id, namespace, name, args, kwargs, attempts, max_attempts, retry_policy, timeout_seconds, metadata,
+     priority, token, lease_expires, wf_instance) = row[:14]
     return ClaimedTask(
-        lease=LeaseRef(row["id"], row["lease_token"], row["attempts"], row["wf_instance"] is not None),
-        namespace=row["namespace"],
-        name=row["name"], args=decode(row["args"]), kwargs=decode(row["kwargs"]),
-        max_attempts=row["max_attempts"], retry_policy=decode(row["retry_policy"]),
-        timeout_seconds=row["timeout_seconds"], metadata=decode(row["metadata"]), priority=row["priority"],
-        lease_expires=row["lease_expires"])
+        lease=LeaseRef(task_id, token, attempts, wf_instance is not None), namespace=namespace,
+        name=name, args=decode(args), kwargs=decode(kwargs), max_attempts=max_attempts,
+        retry_policy=decode(retry_policy), timeout_seconds=timeout_seconds, metadata=decode(metadata),
+        priority=priority, lease_expires=lease_expires)

@@ -255,6 +255,7 @@ def test_omitted_defaults_are_left_to_the_function() -> None:
 
 def test_lax_mode_coerces_compatible_values() -> None:
     assert validate(add, "3", b="4") == ([], {"a": 3, "b": 4})
+    assert validate(add, "3", "4") == ([], {"a": 3, "b": 4})     # positional values are converted too
     assert validate(ship, {"street": "Main", "zip_code": "1"}, "2.5") == (
         [], {"to": Address(street="Main", zip_code="1"), "weight": 2.5})
 

@@ -67,7 +67,8 @@ RETURNING t.id, t.namespace, t.name, t.args, t.kwargs, t.attempts, t.max_attempt
 -- name: renew
 UPDATE tasks t SET lease_expires = greatest(t.lease_expires, treadle_now() + %(lease_seconds)s),
                    updated_at = treadle_now()
-FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
+FROM (SELECT e->>0 AS id, e->>1 AS token, (e->>2)::int AS attempt
+      FROM json_array_elements(%(leases)s::json) AS e) AS l
 WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
   AND t.lease_expires >= treadle_now()
 RETURNING t.id, t.cancel_requested, t.lease_expires;
@@ -75,7 +76,8 @@ RETURNING t.id, t.cancel_requested, t.lease_expires;
 -- name: lease_state
 SELECT t.id, t.cancel_requested, t.lease_expires
 FROM tasks t
-JOIN unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
+JOIN (SELECT e->>0 AS id, e->>1 AS token, (e->>2)::int AS attempt
+      FROM json_array_elements(%(leases)s::json) AS e) AS l
   ON t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
 WHERE t.lease_expires >= treadle_now();
 
@@ -87,8 +89,8 @@ WITH done AS (
     UPDATE tasks t
     SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
         finished_at = treadle_now(), updated_at = treadle_now()
-    FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[], %(results)s::text[])
-         AS o(id, token, attempt, result)
+    FROM (SELECT e->>0 AS id, e->>1 AS token, (e->>2)::int AS attempt, e->>3 AS result
+          FROM json_array_elements(%(leases)s::json) AS e) AS o
     WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
       AND t.lease_expires >= treadle_now()
     RETURNING t.id, t.namespace, t.name, t.status, o.result, t.error::text AS error, t.wf_instance, t.wf_execution,
@@ -104,8 +106,8 @@ WITH done AS (
     UPDATE tasks t
     SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
         finished_at = treadle_now(), updated_at = treadle_now()
-    FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[], %(results)s::text[])
-         AS o(id, token, attempt, result)
+    FROM (SELECT e->>0 AS id, e->>1 AS token, (e->>2)::int AS attempt, e->>3 AS result
+          FROM json_array_elements(%(leases)s::json) AS e) AS o
     WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
       AND t.lease_expires >= treadle_now()
     RETURNING t.id, t.namespace, t.name, t.status, o.result, t.error::text AS error, t.wf_instance, t.wf_execution,
@@ -147,7 +149,8 @@ SET status = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'pending' END,
     attempts = CASE WHEN t.cancel_requested THEN t.attempts ELSE t.attempts - 1 END,
     finished_at = CASE WHEN t.cancel_requested THEN treadle_now() ELSE NULL END,
     run_after = treadle_now(), lease_token = NULL, lease_expires = NULL, updated_at = treadle_now()
-FROM unnest(%(ids)s::text[], %(tokens)s::text[], %(attempts)s::int[]) AS l(id, token, attempt)
+FROM (SELECT e->>0 AS id, e->>1 AS token, (e->>2)::int AS attempt
+      FROM json_array_elements(%(leases)s::json) AS e) AS l
 WHERE t.id = l.id AND t.status = 'running' AND t.lease_token = l.token AND t.attempts = l.attempt
   AND t.lease_expires >= treadle_now()
 RETURNING t.id, t.namespace, t.name, t.status, t.result::text AS result, t.error::text AS error,
