@@ -1,6 +1,5 @@
 """What every command shares: the URL and namespace options, one-line errors, JSON options."""
 
-from __future__ import annotations
 
 import functools
 import os

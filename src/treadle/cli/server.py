@@ -5,7 +5,6 @@
 one PostgreSQL accepts a new credential, and drops a revoked one, within a second.
 """
 
-from __future__ import annotations
 
 import asyncio
 import logging

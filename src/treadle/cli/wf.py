@@ -1,6 +1,5 @@
 """`treadle wf start | ls | show | history | raise | cancel | delete`: orchestrations from the shell."""
 
-from __future__ import annotations
 
 import json as jsonlib
 from typing import Annotated

@@ -334,12 +334,21 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             _notified.set(_notified.get() + "".join(kinds))
 
     async def open(self) -> None:
-        """Connect, then create or migrate the schema (serialised by an advisory lock)."""
+        """Connect, then create or migrate the schema (serialised by an advisory lock).
+
+        Both pools connect at once: a worker's first claim uses the relaxed one.
+        """
         if not self._migrated:
-            await self._run(self._migrate)
+            await asyncio.gather(self._run(self._migrate), self._pool(durable=False))
             self._migrated = True
 
     async def _migrate(self, conn: Conn) -> None:
+        latest = MIGRATIONS[-1][0]
+        with contextlib.suppress(psycopg.errors.UndefinedTable):    # a new schema: create it below
+            cur = await conn.execute("SELECT coalesce(max(version), 0) AS v FROM treadle_migrations")
+            row = await cur.fetchone()
+            if row is not None and int(row["v"]) >= latest:
+                return          # the usual start: one round trip, no lock
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"treadle-migrate:{self.schema}"])
             await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
