@@ -19,7 +19,6 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 
-from ..client import Client
 from ..core.records import DEFAULT_NAMESPACE
 from ..core.retry import RetryPolicy
 from ..core.states import TaskStatus
@@ -28,7 +27,7 @@ from ..errors import ConfigurationError
 from ..settings import WorkerSettings
 from ..storage import is_server_url
 from . import output, server, wf
-from .common import NamespaceOption, UrlOption, fail, friendly, parse_json, resolve_url, split_values
+from .common import NamespaceOption, UrlOption, fail, friendly, open_client, parse_json, resolve_url, split_values
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +129,7 @@ def submit(
     meta = parse_json(metadata, "--metadata")
     if meta is not None and not isinstance(meta, dict):
         raise ConfigurationError("--metadata must be a JSON object")
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         builder = client.submit_task(name, payload).priority(priority).delay(delay).metadata(meta)
         if key:
             builder.idempotency_key(key)
@@ -156,7 +155,7 @@ def status(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Show one task: state, attempts, progress, result or errors."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         info = client.get(task_id)
     if json:
         typer.echo(output.to_json(info))
@@ -179,7 +178,7 @@ def list_tasks(
     bad = [s for s in statuses if s not in {x.value for x in TaskStatus}]
     if bad:
         raise ConfigurationError(f"unknown status {bad[0]!r}; use {', '.join(s.value for s in TaskStatus)}")
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         tasks = client.list(status=statuses or None, name=name, limit=limit)
     console = output.console()
     if json:
@@ -199,7 +198,7 @@ def cancel(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Cancel a pending task, or ask a running one to stop."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         info = client.cancel(task_id)
     if info.status is TaskStatus.RUNNING:
         typer.echo(f"{task_id} running: cancellation requested")
@@ -215,7 +214,7 @@ def retry(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Re-drive a failed or cancelled task."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         info = client.retry(task_id)
     typer.echo(f"{task_id} {info.status.value}")
 

@@ -4,13 +4,16 @@
 import functools
 import os
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
 
 from ..errors import ConfigurationError, TreadleError, WaitTimeoutError
 from ..storage import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,6 +25,13 @@ NamespaceOption = Annotated[str, typer.Option("--namespace", envvar="TREADLE_NAM
 def resolve_url(url: str | None) -> str:
     """The URL to use: the option, else `$TREADLE_URL`, else the embedded default."""
     return url or os.environ.get("TREADLE_URL") or DEFAULT_URL
+
+
+def open_client(url: str | None, namespace: str) -> "Client":
+    """A client on the resolved URL; imported here, so that `treadle worker` never loads the client."""
+    from ..client import Client
+
+    return Client(resolve_url(url), namespace=namespace)
 
 
 def fail(message: str, code: int = 1) -> None:

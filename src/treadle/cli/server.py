@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ..client import Client
 from ..core import signing
 from ..core.records import DEFAULT_NAMESPACE
 from ..core.routing import validate_name
@@ -22,7 +21,7 @@ from ..errors import ConfigurationError
 from ..settings import ServerSettings
 from ..storage import Storage, is_server_url, open_storage
 from . import output
-from .common import NamespaceOption, UrlOption, friendly, resolve_url, split_values
+from .common import NamespaceOption, UrlOption, friendly, open_client, resolve_url, split_values
 
 logger = logging.getLogger("treadle.server")
 auth_app = typer.Typer(no_args_is_help=True, help="Credentials of clients and workers (in the database).")
@@ -149,6 +148,6 @@ def register(app: typer.Typer) -> None:
     def workers(url: UrlOption = None, namespace: NamespaceOption = DEFAULT_NAMESPACE) -> None:
         """List the workers connected to a treadle server (--url http://host:52710), with their resource
         info and running tasks."""
-        with Client(resolve_url(url), namespace=namespace) as client:
+        with open_client(url, namespace) as client:
             found = client.workers()
         output.console().print(output.workers_table(found))

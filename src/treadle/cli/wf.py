@@ -7,12 +7,11 @@ from typing import Annotated
 import orjson
 import typer
 
-from ..client import Client
 from ..core.ids import new_id
 from ..core.records import DEFAULT_NAMESPACE, InstanceInfo
 from ..errors import ConfigurationError
 from . import output
-from .common import NamespaceOption, UrlOption, fail, friendly, parse_json, resolve_url
+from .common import NamespaceOption, UrlOption, fail, friendly, open_client, parse_json
 
 app = typer.Typer(no_args_is_help=True, help="Durable orchestrations: start, inspect, signal, cancel.")
 
@@ -41,7 +40,7 @@ def start(
     """Start an orchestration instance and print its id (starting an existing id does nothing)."""
     payload = parse_json(input, "--input")
     instance = instance_id or new_id()
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         client.start_orchestration(instance, name, payload)
         if not wait:
             typer.echo(instance)
@@ -65,7 +64,7 @@ def list_instances(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """List instances, newest first."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         infos = client.list_orchestrations(name=name, status=status, limit=limit)
     console = output.console()
     if json or not console.is_terminal:
@@ -92,7 +91,7 @@ def show(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Show one instance: status, output or error, custom status, children."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         info = client.get_orchestration(instance_id)
         tree = client.orchestration_tree(instance_id)
     if json:
@@ -127,7 +126,7 @@ def history(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Print an execution's history, one event per line."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         client.get_orchestration(instance_id)
         events = client.read_history(instance_id, execution)
     for position, event in enumerate(events, 1):
@@ -149,7 +148,7 @@ def raise_event(
 ) -> None:
     """Raise an external event (or, with --queue, enqueue a message) for an instance."""
     payload = parse_json(data, "--data")
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         delivered = (client.enqueue_event if queue else client.raise_event)(instance_id, event, payload)
     if not delivered:
         raise ConfigurationError(f"orchestration {instance_id} has ended; the event was not delivered")
@@ -165,7 +164,7 @@ def cancel(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Terminate a running instance (and its children); its open activities are cancelled."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         changed = client.terminate_orchestration(instance_id, reason)
         status = client.get_orchestration(instance_id).status
     typer.echo(f"{instance_id} {status}" + ("" if changed else " (had already ended)"))
@@ -179,6 +178,6 @@ def delete(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
 ) -> None:
     """Delete an instance with its history and children (a running one is terminated first)."""
-    with Client(resolve_url(url), namespace=namespace) as client:
+    with open_client(url, namespace) as client:
         client.delete_orchestration(instance_id)
     typer.echo(f"{instance_id} deleted")

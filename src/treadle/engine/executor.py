@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..core import serde
 from ..core.attempt import AttemptCancelled, AttemptFailed, AttemptResult, AttemptSucceeded
 from ..core.records import ErrorInfo
 from ..core.task import HandlerDefinition, TaskDefinition
 from ..errors import ConfigurationError, SerializationError, TaskTimeoutError
-from .child import ChildSpec, child_main, progress_from
 from .context import TaskContext, bind_context, unbind_context
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 Mode = Literal["thread", "process"]
 Target = TaskDefinition | HandlerDefinition
@@ -93,7 +93,11 @@ class Executor:
         self.mode = mode
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="treadle-task")
         self._stuck: set[asyncio.Future[str]] = set()
-        self._mp: Any = multiprocessing.get_context(start_method or "spawn") if mode == "process" else None
+        self._mp: Any = None
+        if mode == "process":       # loaded for process mode only: most workers never fork
+            import multiprocessing
+
+            self._mp = multiprocessing.get_context(start_method or "spawn")
 
     @property
     def stuck(self) -> int:
@@ -164,6 +168,8 @@ class Executor:
             future.exception()       # retrieved: the attempt was already recorded as timed out
 
     async def _run_process(self, target: Target, execution: Execution) -> AttemptResult:
+        from .child import ChildSpec, child_main
+
         assert self._mp is not None
         ctx = execution.ctx
         fn = target.fn if isinstance(target, HandlerDefinition) else target.call
@@ -230,6 +236,8 @@ class Executor:
         if kind == "error":
             return AttemptFailed(ErrorInfo.from_dict(data | {"attempt": ctx.attempt}))
         if kind == "progress":
+            from .child import progress_from
+
             ctx.reporter.progress(ctx, progress_from(data))
         elif kind == "heartbeat":
             ctx.reporter.heartbeat(ctx, data)
