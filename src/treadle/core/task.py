@@ -168,17 +168,20 @@ class _SignatureValidator:
         # The common call, `f(a, b)` of plain values, needs no binding (`inspect` is slow per call):
         # the parameter names and checks in order, and how many have no default; None when some
         # parameter is not plain (keyword-only, *args, or an annotation only Pydantic can check).
-        self._positional: tuple[list[str], list[Callable[[Any], bool]], int] | None = None
+        # A check is the exact type a value must have, or None for `Any`.
+        self._positional: tuple[list[str], list[type | None], int] | None = None
 
     def _plan(self) -> dict[str, Callable[[Any], bool] | None]:
         if self._checks is None:
             self._hints = _hints(self.fn)
             self._checks = {pname: _plain_check(self._hints.get(pname, Any)) for pname in self.sig.parameters}
             params = list(self.sig.parameters.values())
-            checks = [self._checks[p.name] for p in params]
-            if all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params) and None not in checks:
+            annotations = [self._hints.get(p.name, Any) for p in params]
+            if (all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+                    and all(a is Any or a in _PLAIN_TYPES for a in annotations)):
                 required = sum(p.default is p.empty for p in params)
-                self._positional = ([p.name for p in params], [c for c in checks if c is not None], required)
+                types = [None if a is Any else a for a in annotations]
+                self._positional = ([p.name for p in params], types, required)
         return self._checks
 
     def _is_plain(self, bound: inspect.BoundArguments) -> bool:
@@ -197,9 +200,13 @@ class _SignatureValidator:
     def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         self._plan()
         if not kwargs and self._positional is not None:
-            names, checks, required = self._positional
-            if required <= len(args) <= len(checks) and all(check(v) for check, v in zip(checks, args, strict=False)):
-                return [], dict(zip(names, args, strict=False))     # what binding and `_rebuild` would give
+            names, types, required = self._positional
+            if required <= len(args) <= len(types):
+                for expected, value in zip(types, args, strict=False):
+                    if expected is not None and type(value) is not expected:
+                        break
+                else:
+                    return [], dict(zip(names, args, strict=False))     # what binding and `_rebuild` would give
         try:
             bound = self.sig.bind(*args, **kwargs)
         except TypeError as exc:
