@@ -58,6 +58,13 @@ def pg_schema() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_conninfo() -> str:
+    """The test server's libpq URL (no schema of its own: for tests that create no tables)."""
+    postgres_or_skip()
+    return PG_URL
+
+
+@pytest.fixture
 def pg_url(pg_schema: str) -> str:
     """A PostgreSQL URL whose tables live in a schema of the test's own."""
     return f"{PG_URL}?schema={pg_schema}"

@@ -108,9 +108,14 @@ def _leases_param(leases: Sequence[LeaseRef], results: Sequence[str] | None = No
     return {"leases": serde.dumps(rows)}
 
 
-def _name_params(patterns: Sequence[Pattern]) -> dict[str, list[str]]:
-    return {"names": [p.text for p in patterns if p.is_exact],
-            "likes": [p.to_like() for p in patterns if not p.is_exact]}
+def _text_array(items: Sequence[str]) -> str:
+    """A `text[]` literal: one string parameter, where psycopg would dump a list element by element in Python."""
+    return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
+def _name_params(patterns: Sequence[Pattern]) -> dict[str, str]:
+    return {"names": _text_array([p.text for p in patterns if p.is_exact]),
+            "likes": _text_array([p.to_like() for p in patterns if not p.is_exact])}
 
 
 def _error_json(error: ErrorInfo | None) -> str | None:
@@ -619,7 +624,7 @@ class PostgresStorage(SqlWorkflowStore, SqlAuthStore):
             where.append(sql.SQL("status = ANY(%(statuses)s)"))
         if query.name_pattern:
             params |= _name_params([Pattern(query.name_pattern)])
-            where.append(sql.SQL("(name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))"))
+            where.append(sql.SQL("(name = ANY(%(names)s::text[]) OR name LIKE ANY(%(likes)s::text[]))"))
         if query.created_after is not None:
             where.append(sql.SQL("created_at >= %(after)s"))
         if query.created_before is not None:

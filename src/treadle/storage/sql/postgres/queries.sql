@@ -1,5 +1,6 @@
 -- Named queries for the PostgreSQL backend (psycopg named parameters). Name filters are
--- `(name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))`: exact names and LIKE patterns as arrays.
+-- `(name = ANY(%(names)s::text[]) OR name LIKE ANY(%(likes)s::text[]))`: exact names and LIKE patterns as
+-- `text[]` literals.
 -- treadle_now() is the store's clock (see migration 0001).
 
 -- name: insert_task
@@ -28,7 +29,7 @@ LIMIT 1;
 WITH picked AS (
     SELECT seq FROM tasks
     WHERE namespace = %(namespace)s AND status = 'pending' AND run_after <= treadle_now()
-      AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))
+      AND (name = ANY(%(names)s::text[]) OR name LIKE ANY(%(likes)s::text[]))
       AND (session_id IS NULL OR NOT EXISTS (
           SELECT 1 FROM sessions s WHERE s.namespace = tasks.namespace AND s.session_id = tasks.session_id
             AND s.worker_id <> %(worker_id)s AND s.lease_expires >= treadle_now()))
@@ -47,7 +48,7 @@ WITH picked AS (
 ), due AS (
     SELECT min(run_after) AS next_due FROM tasks
     WHERE namespace = %(namespace)s AND status = 'pending' AND run_after > treadle_now()
-      AND (name = ANY(%(names)s) OR name LIKE ANY(%(likes)s))
+      AND (name = ANY(%(names)s::text[]) OR name LIKE ANY(%(likes)s::text[]))
 )
 SELECT claimed.*, due.next_due FROM due LEFT JOIN claimed ON true;
 
