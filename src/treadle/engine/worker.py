@@ -76,6 +76,25 @@ def _outcome_counter(outcome: Outcome) -> str:
     return "tasks_cancelled"
 
 
+async def _together(*steps: Awaitable[Any] | None) -> list[Any]:
+    """Await the given steps at once; each one's result or exception, in order (None for a step not given).
+
+    A lone step is awaited as it is: `gather` would give it a task of its own, which is most of
+    the cost of an idle worker's step.
+    """
+    active = [step for step in steps if step is not None]
+    done: list[Any]
+    if len(active) == 1:
+        try:
+            done = [await active[0]]
+        except Exception as exc:
+            done = [exc]
+    else:
+        done = list(await asyncio.gather(*active, return_exceptions=True))
+    results = iter(done)
+    return [next(results) if step is not None else None for step in steps]
+
+
 def default_worker_id() -> str:
     """host-pid-random: unique per process, so liveness is never keyed on a reused name."""
     return f"{socket.gethostname()}-{os.getpid()}-{new_token()[:6]}"
@@ -265,8 +284,10 @@ class Worker:
         token = self.storage.change_token(WORK)     # before the claim: work announced during it counts
         try:
             # Maintenance goes beside the claim, not before it: a starting worker claims one round trip sooner.
-            maintained, flushed, batch = await asyncio.gather(
-                self._maintain(now), self._flush(handoff), self._claim(free, now), return_exceptions=True)
+            maintained, flushed, batch = await _together(
+                self._maintain(now) if self._maintenance_due(now) else None,
+                self._flush(handoff) if self._outbox or self._progress or self._extend else None,
+                self._claim(free, now) if free > 0 else None)
         except BaseException:       # cancelled: what was leased to us expires and is swept
             self._end_handoff(handoff, started=False, now=now)
             raise
@@ -274,6 +295,7 @@ class Worker:
         for failure in (maintained, flushed, batch):
             if isinstance(failure, BaseException):
                 raise failure
+        flushed = flushed or 0
         assert isinstance(flushed, int) and (batch is None or isinstance(batch, ClaimBatch))
         if batch is not None:   # fewer than asked: the claim took all there was, ask again on a change
             self._took_all = ((token, now + self.settings.poll_seconds, batch.next_due)
@@ -320,6 +342,12 @@ class Worker:
                     self.orchestrator.count(decision, True)
             for claimed in handoff.claimed:
                 self._start(claimed, now)
+
+    def _maintenance_due(self, now: float) -> bool:
+        """Whether `_maintain` has anything to do now (most steps: nothing)."""
+        t = self._timers
+        return (now >= t["sweep"] or now >= t["sessions"]
+                or (bool(self._running) and now >= min(t["heartbeat"], t["leases"])))
 
     async def _maintain(self, now: float) -> None:
         s = self.settings
