@@ -79,19 +79,12 @@ def _outcome_counter(outcome: Outcome) -> str:
 async def _together(*steps: Awaitable[Any] | None) -> list[Any]:
     """Await the given steps at once; each one's result or exception, in order (None for a step not given).
 
-    A lone step is awaited as it is: `gather` would give it a task of its own, which is most of
-    the cost of an idle worker's step.
+    Steps not given cost nothing (`gather` makes a task of each). A lone step still gets a task of
+    its own: it then starts on the loop's next turn, so a flush takes the outcomes of every attempt
+    that ended meanwhile (a fan-out's decision replays once per flush).
     """
     active = [step for step in steps if step is not None]
-    done: list[Any]
-    if len(active) == 1:
-        try:
-            done = [await active[0]]
-        except Exception as exc:
-            done = [exc]
-    else:
-        done = list(await asyncio.gather(*active, return_exceptions=True))
-    results = iter(done)
+    results = iter(await asyncio.gather(*active, return_exceptions=True))
     return [next(results) if step is not None else None for step in steps]
 
 
