@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,11 +24,13 @@ from treadle import (
     Task,
     TaskError,
     WaitTimeoutError,
+    Worker,
     WorkerSettings,
     current_context,
     orchestration,
     task,
 )
+from treadle.core.records import Succeeded
 from treadle.storage import open_storage
 
 FAST = WorkerSettings(lease_seconds=5, heartbeat_seconds=1, poll_seconds=0.2, cancel_check_seconds=0.05,
@@ -527,3 +530,34 @@ async def test_a_heartbeat_right_after_a_decision_commits_is_not_a_lost_lease(
     assert (info.status, info.output) == ("completed", "Hello, again!")
     assert checked and all(checked)
     assert [r.getMessage() for r in caplog.records if "lease" in r.getMessage()] == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_an_activity_whose_lease_does_not_say_it_belongs_to_an_orchestration_still_reports_to_it(
+        request: pytest.FixtureRequest, backend: str) -> None:
+    # Given a worker whose successes do not say they belong to an orchestration (a remote worker's
+    # word, which the server cannot check), on a store of its own
+    url = str(request.getfixturevalue("pg_url" if backend == "postgres" else "db_url"))
+    storage = open_storage(url)
+    recorded = storage.finish
+
+    async def finish_unflagged(outcomes: Any, handoff: Any = None) -> list[bool]:
+        plain = [dataclasses.replace(o, lease=dataclasses.replace(o.lease, workflow=False))
+                 if isinstance(o, Succeeded) else o for o in outcomes]
+        return await recorded(plain, handoff)
+
+    storage.finish = finish_unflagged  # type: ignore[method-assign]
+    worker = Worker(storage, tasks=[greet, hello], concurrency=1, settings=FAST)
+    running = asyncio.create_task(worker.run())
+    try:
+        async with AsyncClient(url) as client:
+            # When an orchestration runs its activity there
+            instance = iid()
+            await client.start_orchestration(instance, "wf.hello", {"name": "Ada"})
+            # Then the result still reaches the orchestration, which completes
+            info = await client.wait_for_orchestration(instance, 20)
+            assert (info.status, info.output) == ("completed", "Hello, Ada!")
+    finally:
+        worker.stop(hurry=True)
+        await asyncio.wait_for(running, 20)
+        await storage.close()

@@ -123,6 +123,9 @@ class Executor:
             return await self._run_thread(target, ctx)
         except asyncio.CancelledError:
             if ctx.is_cancelled():
+                current = asyncio.current_task()
+                if current is not None and execution._inner is current:
+                    current.uncancel()      # our own interrupt, now handled: the task goes on normally
                 return AttemptCancelled("lease lost" if ctx.lease_lost else "cancelled while running")
             raise
         except Exception as exc:

@@ -285,14 +285,14 @@ class Worker:
             self._end_handoff(handoff, started=False, now=now)
             raise
         self._end_handoff(handoff, started=not isinstance(flushed, BaseException), now=now)
-        for failure in (maintained, flushed, batch):
+        if isinstance(batch, ClaimBatch):   # fewer than asked: the claim took all there was, ask again on a change
+            self._took_all = ((token, now + self.settings.poll_seconds, batch.next_due)
+                                   if len(batch.tasks) < free else None)
+        for failure in (flushed, batch, maintained):
             if isinstance(failure, BaseException):
                 raise failure
         flushed = flushed or 0
         assert isinstance(flushed, int) and (batch is None or isinstance(batch, ClaimBatch))
-        if batch is not None:   # fewer than asked: the claim took all there was, ask again on a change
-            self._took_all = ((token, now + self.settings.poll_seconds, batch.next_due)
-                                   if len(batch.tasks) < free else None)
         next_due = batch.next_due if batch else (self._took_all[2] if self._took_all else None)
         return TickResult(claimed=len(batch.tasks) if batch else 0, finished=flushed, next_due=next_due, asked=free)
 

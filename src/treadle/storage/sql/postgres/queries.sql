@@ -85,8 +85,8 @@ WHERE t.lease_expires >= treadle_now();
 -- name: succeed
 -- pg_notify with the same channel and payload is sent once per transaction, however many rows call it;
 -- the channel names the kind of change (`storage/changes.py`), the payload the sending storage, whose
--- own listener ignores it (it woke its waiters already). Only the ids come back: these tasks belong
--- to no orchestration (`succeed_wf` records those), so there is nothing to report.
+-- own listener ignores it (it woke its waiters already). The rows come back whole: a lease that did
+-- not say it belongs to an orchestration (a remote worker's word) still reports to it.
 WITH done AS (
     UPDATE tasks t
     SET status = 'succeeded', result = o.result::jsonb, lease_token = NULL, lease_expires = NULL,
@@ -95,9 +95,10 @@ WITH done AS (
           FROM json_array_elements(%(leases)s::json) AS e) AS o
     WHERE t.id = o.id AND t.status = 'running' AND t.lease_token = o.token AND t.attempts = o.attempt
       AND t.lease_expires >= treadle_now()
-    RETURNING t.id
+    RETURNING t.id, t.namespace, t.name, t.status, o.result, t.error::text AS error, t.wf_instance, t.wf_execution,
+              t.wf_seq
 )
-SELECT id, pg_notify(%(channel)s, %(payload)s) FROM done;
+SELECT *, pg_notify(%(channel)s, %(payload)s) FROM done;
 
 -- name: succeed_wf
 -- `succeed` for tasks of orchestrations: their instances are locked in the same statement, in one
