@@ -221,6 +221,8 @@ class _Link:
             raise LinkDown(f"the connection to the treadle server failed: {exc}") from exc
         finally:
             self.pending.pop(ident, None)
+            if fut.done() and not fut.cancelled():
+                fut.exception()     # failed by a lost link while this call was still sending: read here, not left
 
     async def close(self) -> None:
         self.closing = True
