@@ -17,7 +17,10 @@ What it measures (the same definitions as the shared peer harness, so figures co
   (`python -m treadle worker --tasks bench --concurrency C`); `drain/s` counts from the
   spawn of the workers (start-up included), `steady/s` from the first completion to the last;
 - latency: one idle worker; submit one task, `handle.wait()` for its result; `--warmup` (20)
-  round trips, then `--samples` (300) measured ones: p50, p99, mean, max.
+  round trips, then `--samples` (300) measured ones: p50, p99, mean, max;
+- delayed start: the same idle worker; `--delayed` (30) tasks, one at a time, each submitted with
+  `.delay(--delay)` (0.2 s): how long after its due time (`run_after`) each one started
+  (`started_at`; both stamped by the store's clock): p50 and max.
 
 Every task body appends "<id> <unix time>" to a per-process file (one O_APPEND write), so the
 drain is timed by the tasks themselves and the run fails if an id is missing or ran twice;
@@ -324,9 +327,19 @@ class Bench:
                 t0 = time.perf_counter()
                 roundtrip(i)
                 lat.append((time.perf_counter() - t0) * 1000)
+            late = []
+            for i in range(self.a.delayed):
+                handle = client.submit_task(noop_r, [30_000_000 + i]).delay(self.a.delay).submit()
+                handle.wait(timeout=30)
+                info = handle.info()
+                if info.started_at is None:
+                    raise RuntimeError(f"delayed task {handle.id} has no start time: {info}")
+                late.append((info.started_at - info.run_after) * 1000)
             self.stop_workers()
         return {"samples": len(lat), "first_roundtrip_s": ready_s, "p50_ms": pctl(lat, 0.5),
-                "p99_ms": pctl(lat, 0.99), "mean_ms": statistics.fmean(lat), "max_ms": max(lat)}
+                "p99_ms": pctl(lat, 0.99), "mean_ms": statistics.fmean(lat), "max_ms": max(lat),
+                "delayed": len(late), "delay_s": self.a.delay,
+                "late_p50_ms": pctl(late, 0.5) if late else None, "late_max_ms": max(late) if late else None}
 
 
 def check(res: dict[str, Any], n: int) -> list[str]:
@@ -366,6 +379,9 @@ def report(res: dict[str, Any], a: argparse.Namespace) -> None:
           f"database: {d['db']}")
     print(f"round trip submit -> result (1 idle worker): p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, "
           f"mean {lat['mean_ms']:.2f} ms, max {lat['max_ms']:.2f} ms")
+    if lat["delayed"]:
+        print(f"delayed task ({lat['delayed']} x delay {lat['delay_s']} s), start after its due time: "
+              f"p50 {lat['late_p50_ms']:.1f} ms, max {lat['late_max_ms']:.1f} ms")
 
 
 def main() -> int:
@@ -380,6 +396,8 @@ def main() -> int:
                    "PostgreSQL, each chosen by a sweep, see README.md)")
     p.add_argument("--samples", type=int, default=300, help="measured latency round trips (default 300)")
     p.add_argument("--warmup", type=int, default=20, help="latency warm-up round trips (default 20)")
+    p.add_argument("--delayed", type=int, default=30, help="delayed tasks whose start is timed (default 30)")
+    p.add_argument("--delay", type=float, default=0.2, help="delay of each of those tasks, s (default 0.2)")
     p.add_argument("--batch", type=int, default=100, help="submit_many batch size (default 100)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up on the drain after this long")
     p.add_argument("--grace", type=float, default=1.0, help="wait after the last completion, for duplicates")

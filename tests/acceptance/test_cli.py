@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -136,7 +135,6 @@ def test_bad_environment_setting_names_the_variable(run: Run) -> None:
 
 
 def test_demo_runs_the_mixed_batch_to_a_table_of_outcomes(run: Run, tmp_path: Path) -> None:
-    started = time.monotonic()
     proc = run("demo", timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "treadle.db").exists()
@@ -144,7 +142,6 @@ def test_demo_runs_the_mixed_batch_to_a_table_of_outcomes(run: Run, tmp_path: Pa
     for expected in ("succeeded: 11", "failed: 3", "cancelled: 1", "CARD_DECLINED", "TaskValidationError",
                      "RuntimeError", "demo.storage.upload"):
         assert expected in out, out
-    assert time.monotonic() - started < 60
 
 
 def test_the_same_commands_on_postgresql(run: Run, pg_url: str) -> None:

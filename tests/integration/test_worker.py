@@ -397,14 +397,15 @@ async def test_worker_only_claims_names_matching_its_patterns(client: AsyncClien
 
 
 async def test_delayed_task_starts_after_its_delay(client: AsyncClient, start_worker: Run) -> None:
-    # A long poll: the worker must wake for the due time it learned from its last claim.
-    await start_worker(settings=FAST.with_changes(poll_seconds=5))
+    # A poll far longer than the wait: the worker must wake for the due time it learned from its
+    # last claim, not on its next poll. (How close to its time it starts is measured by
+    # benchmarks/bench.py, not asserted here.)
+    await start_worker(settings=FAST.with_changes(poll_seconds=60))
     submitted = time.time()
     handle = await client.submit_task(add, [1, 2]).delay(0.5).submit()
     await handle.wait(10)
     info = await handle.info()
-    assert info.started_at is not None and info.started_at - submitted >= 0.5
-    assert info.started_at - submitted < 0.5 + 0.3, "a delayed task starts close to its time"
+    assert info.started_at is not None and info.started_at >= info.run_after >= submitted + 0.5
 
 
 async def test_priority_orders_the_queue(client: AsyncClient, start_worker: Run) -> None:

@@ -469,13 +469,11 @@ async def test_a_patched_change_keeps_running_instances_on_the_old_path(client: 
 async def test_five_hundred_activities_fan_out_and_join(client: AsyncClient, runtime: Start) -> None:
     await runtime(concurrency=64)
     instance = iid()
-    started = time.monotonic()
     await client.start_orchestration(instance, "wf.fan", 500)
     info = await client.wait_for_orchestration(instance, 120)
     assert info.output == sum(i * i for i in range(500))
     history = await client.read_history(instance)
     assert sum(e.kind == "ActivityCompleted" for e in history) == 500
-    assert time.monotonic() - started < 120
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
